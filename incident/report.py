@@ -1,0 +1,244 @@
+"""The report of a diagnosis ("incident.report/1"): the contract that JSON output, the
+renderers, the digest and scripts all read. Field names follow DESIGN.md; extensions are
+additive. Times are ISO 8601 UTC strings ending in Z; durations are milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA = "incident.report/1"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Window(_Model):
+    start: str | None = None
+    end: str | None = None
+    incident_start: str | None = None
+    incident_end: str | None = None
+    baseline: Literal["in-file", "file", "none"] = "none"
+    baseline_start: str | None = None
+    baseline_end: str | None = None
+
+
+class RootCause(_Model):
+    service: str
+    operation: str | None = None
+    component: str | None = None
+    kind: str  # latency|error|saturation|network|dependency|deploy|client-input|...
+    category: Literal["transient", "permanent", "partial", "fatal"]
+    origin: Literal["infrastructure", "user", "dependency", "unknown"]
+    score: float
+    instance: str | None = None
+    version: str | None = None
+    summary: str
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Entrypoint(_Model):
+    service: str
+    operation: str
+    requests: int = 0
+    error_rate: float = 0.0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    p99_ms: float = 0.0
+    baseline_requests: int = 0
+    baseline_error_rate: float = 0.0
+    baseline_p50_ms: float = 0.0
+    baseline_p95_ms: float = 0.0
+    baseline_p99_ms: float = 0.0
+    business_critical: bool = False
+
+
+class Impact(_Model):
+    user_facing: bool = False
+    traces: int = 0
+    traces_failed: int = 0
+    traces_slow: int = 0
+    users_affected: int | None = None
+    duration_s: float | None = None
+    business_critical_hit: list[str] = Field(default_factory=list)
+    entrypoints: list[Entrypoint] = Field(default_factory=list)
+
+
+class LatencyInflation(_Model):
+    service: str
+    operation: str | None = None
+    edge: str | None = None  # "caller->callee" for an RPC edge gap, else None
+    baseline_ms: float
+    incident_ms: float
+    added_ms: float
+    share: float
+
+
+class Failure(_Model):
+    service: str
+    operation: str | None = None
+    category: Literal["transient", "permanent", "partial", "fatal"]
+    origin: Literal["infrastructure", "user", "dependency", "unknown"]
+    count: int
+    user_facing: bool
+    business_critical: bool = False
+    baseline_count: int = 0
+    example: str = ""
+
+
+class BlastRadius(_Model):
+    services: list[str] = Field(default_factory=list)
+    entrypoints: list[str] = Field(default_factory=list)
+    share_of_requests: float = 0.0
+    users_affected: int | None = None
+
+
+class TimelineEvent(_Model):
+    time: str
+    source: Literal["alert", "trace", "log", "deploy", "analysis"]
+    event: str
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Evidence(_Model):
+    id: str
+    kind: Literal["span", "log", "alert", "stat"]
+    ref: str
+    text: str
+
+
+class PathStep(_Model):
+    """One span on a critical path, times relative to the trace start."""
+
+    service: str
+    operation: str
+    start_ms: float
+    duration_ms: float
+    self_ms: float
+    depth: int = 0
+    error: bool = False
+    kind: str = ""
+
+
+class CriticalPath(_Model):
+    trace_id: str
+    label: Literal["slow", "failed", "baseline"]
+    entrypoint: str
+    duration_ms: float
+    steps: list[PathStep] = Field(default_factory=list)
+
+
+class LogTemplate(_Model):
+    template: str
+    count: int
+    level: str | None = None
+    services: list[str] = Field(default_factory=list)
+    first_seen: str | None = None
+    last_seen: str | None = None
+    baseline_count: int = 0
+    new: bool = False
+    surge: float | None = None  # incident rate / baseline rate
+    example: str = ""
+    evidence: str | None = None
+
+
+class AlertSummary(_Model):
+    source: str
+    status: str
+    name: str
+    severity: str | None = None
+    service: str | None = None
+    starts_at: str | None = None
+    ends_at: str | None = None
+    role: Literal["symptom", "cause", "unknown"] = "unknown"
+    runbook: str | None = None
+    summary: str | None = None
+    evidence: str | None = None
+
+
+class Action(_Model):
+    action: str
+    why: str
+    risk: Literal["low", "medium", "high"] = "low"
+    source: Literal["rule", "runbook", "ai"] = "rule"
+
+
+class DataQualityReport(_Model):
+    spans: int = 0
+    traces: int = 0
+    orphans: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    clock_skew_adjusted: int = 0
+    repaired: int = 0
+    logs: int = 0
+    log_lines_skipped: int = 0
+    alerts: int = 0
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Hypothesis(_Model):
+    statement: str
+    confidence: float
+    evidence: list[str] = Field(default_factory=list)
+    unknown_evidence: list[str] = Field(default_factory=list)
+
+
+class AIAction(_Model):
+    action: str
+    risk: Literal["low", "medium", "high"] = "medium"
+    why: str = ""
+
+
+class Usage(_Model):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    estimated_cost_usd: float | None = None
+
+
+class AIResult(_Model):
+    status: Literal["ok", "skipped", "failed"] = "skipped"
+    reason: str | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+    cached: bool = False
+    usage: Usage = Field(default_factory=Usage)
+    explanation: str = ""
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
+    blast_radius_review: str = ""
+    first_actions: list[AIAction] = Field(default_factory=list)
+    open_questions: list[str] = Field(default_factory=list)
+    narrative: str = ""
+    unknown_evidence: list[str] = Field(default_factory=list)
+
+
+class Report(_Model):
+    schema_: str = Field(default=SCHEMA, alias="schema")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    window: Window = Field(default_factory=Window)
+    root_causes: list[RootCause] = Field(default_factory=list)
+    impact: Impact = Field(default_factory=Impact)
+    latency_inflation: list[LatencyInflation] = Field(default_factory=list)
+    failures: list[Failure] = Field(default_factory=list)
+    blast_radius: BlastRadius = Field(default_factory=BlastRadius)
+    timeline: list[TimelineEvent] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    data_quality: DataQualityReport = Field(default_factory=DataQualityReport)
+    redactions: dict[str, int] = Field(default_factory=dict)
+    ai: AIResult = Field(default_factory=AIResult)
+    # Extensions beyond the DESIGN.md minimum, read by the renderers and the digest.
+    critical_paths: list[CriticalPath] = Field(default_factory=list)
+    log_templates: list[LogTemplate] = Field(default_factory=list)
+    alerts: list[AlertSummary] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
+    services: list[str] = Field(default_factory=list)
+    inputs: list[str] = Field(default_factory=list)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=2)
