@@ -1,0 +1,339 @@
+"""What one input is, decided from its content: OTLP JSON, JSON Lines or protobuf, Jaeger,
+Zipkin, OTLP logs, or whatever the log and alert readers recognise; then the right reader.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any
+
+import msgspec
+
+from incident.errors import EmptyInputError, FormatError, UnreadableInputError
+from incident.ingest import jaeger, otlp_json, zipkin
+from incident.ingest.sources import Blob
+from incident.model import Bundle
+
+HEAD = 64 * 1024
+_LONG_LINE = 1024 * 1024
+_WS = b" \t\r\n"
+_OTLP_TRACE_KEYS = (b'"resourceSpans"', b'"scopeSpans"', b'"instrumentationLibrarySpans"')
+_OTLP_LINE_KEYS = (b'"resourceSpans"', b'"resourceLogs"', b'"resourceMetrics"')
+EXPECTED = "OTLP (JSON, JSON Lines or protobuf), Jaeger or Zipkin traces, logs, or alerts"
+# The log reader's name for plain text lines: it accepts almost any text.
+PLAIN_TEXT = "text"
+# Forced kinds, as given by --logs and --alerts.
+LOGS, ALERTS = "logs", "alerts"
+
+
+def _reader(module: str, attr: str) -> Callable[..., Any] | None:
+    """A function of the log or alert reader, or None while that module does not exist."""
+    try:
+        mod = import_module(f"incident.ingest.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(f"incident.ingest.{module}"):
+            return None
+        raise
+    fn = getattr(mod, attr, None)
+    return fn if callable(fn) else None
+
+
+def _sniff_logs(head: str, json: bool = False) -> str | None:
+    """The log format the log reader sees in `head`; in JSON, "any text" does not count."""
+    sniff = _reader("logs", "sniff")
+    result = sniff(head) if sniff else None
+    if json and result == PLAIN_TEXT:
+        return None
+    return result if isinstance(result, str) and result else None
+
+
+def _sniff_alerts(obj: object) -> str | None:
+    sniff = _reader("alerts", "sniff")
+    result = sniff(obj) if sniff else None
+    return result if isinstance(result, str) and result else None
+
+
+def _read_logs(text: str, name: str) -> Bundle:
+    read = _reader("logs", "read")
+    if read is None:
+        raise FormatError(name, "this build has no log reader", "trace files")
+    bundle: Bundle = read(text, name)
+    return bundle
+
+
+def _read_alerts(obj: object, name: str) -> Bundle:
+    read = _reader("alerts", "read")
+    if read is None:
+        raise FormatError(name, "this build has no alert reader", "trace files")
+    bundle: Bundle = read(obj, name)
+    return bundle
+
+
+# --- bytes -> text -------------------------------------------------------------------------
+
+
+def _unbom(data: bytes, name: str) -> bytes:
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:]
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Windows tools write UTF-16 with a BOM; everything downstream wants UTF-8.
+        try:
+            return data.decode("utf-16").encode("utf-8")
+        except UnicodeError as exc:
+            raise UnreadableInputError(name, "invalid UTF-16 text", "UTF-8 text") from exc
+    return data
+
+
+def _text(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableInputError(
+            name, f"not UTF-8 text (bad byte at offset {exc.start})", "UTF-8 JSON or text"
+        ) from exc
+
+
+def _is_binary(head: bytes) -> bool:
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head[:4096] if b < 0x09 or 0x0E <= b < 0x20)
+    return controls > max(2, len(head[:4096]) // 100)
+
+
+def _first_nonspace(data: bytes) -> int:
+    """Offset of the first non-whitespace byte, or -1 when there is none."""
+    size = len(data)
+    pos = 0
+    while pos < size:
+        chunk = data[pos : pos + HEAD]
+        stripped = chunk.lstrip(_WS)
+        if stripped:
+            return pos + len(chunk) - len(stripped)
+        pos += HEAD
+    return -1
+
+
+# --- JSON Lines ----------------------------------------------------------------------------
+
+
+def _decode_small(line: bytes | memoryview) -> object:
+    """Decode one line generically; a broken line gives None."""
+    try:
+        return msgspec.json.decode(line)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def _looks_like_jsonl(data: bytes, start: int, tolerant: bool) -> bool:
+    """Several JSON values, one per line.
+
+    Strict mode (before trying a whole-document parse): the first line is a complete object
+    or array and more follows. Tolerant mode (after that parse failed): at least two of the
+    first lines are objects, so a garbage line does not hide a JSON Lines file.
+    """
+    if not tolerant:
+        nl = data.find(b"\n", start)
+        if nl < 0:
+            return False
+        if not data[nl : nl + HEAD].strip(_WS) and not data[nl:].strip(_WS):
+            return False
+        if nl - start > _LONG_LINE:
+            # Decoding a huge first line generically only to look at it would cost more
+            # than reading it: a closed bracket and a next line that opens one will do.
+            first_end = data[max(start, nl - 64) : nl].rstrip(_WS)[-1:]
+            next_start = data[nl : nl + 64].lstrip(_WS)[:1]
+            return first_end in (b"}", b"]") and next_start in (b"{", b"[")
+        return isinstance(_decode_small(memoryview(data)[start:nl]), dict | list)
+    good = 0
+    for n, (_, line) in enumerate(otlp_json.iter_lines(data)):
+        if n >= 20 or good >= 2:
+            break
+        if len(line) < 16 * 1024 * 1024 and isinstance(_decode_small(line), dict):
+            good += 1
+    return good >= 2
+
+
+def _has_otlp_lines(data: bytes) -> bool:
+    """Whether one of the first lines is an OTLP envelope (traces, logs or metrics)."""
+    for n, (_, line) in enumerate(otlp_json.iter_lines(data)):
+        if n >= 50:
+            break
+        head = bytes(line[:4096])
+        if any(key in head for key in _OTLP_LINE_KEYS):
+            return True
+    return False
+
+
+def _read_jsonl(data: bytes, name: str, force: str | None) -> Bundle:
+    otlp = force != ALERTS and _has_otlp_lines(data)
+    if otlp and force is None:
+        return otlp_json.read_jsonl(data, name)
+    if force == ALERTS or (force is None and _sniff_alerts(_first_value(data)) is not None):
+        bundle = Bundle()
+        for _, line in otlp_json.iter_lines(data):
+            obj = _decode_small(line)
+            if obj is None or _sniff_alerts(obj) is None:
+                bundle.quality.skipped += 1
+                continue
+            bundle.extend(_read_alerts(obj, name))
+        return bundle
+    text = _text(data, name)
+    if force == LOGS or _sniff_logs(text[:HEAD], json=True) is not None:
+        if _reader("logs", "read") is None and otlp:
+            return otlp_json.read_jsonl(data, name)
+        return _read_logs(text, name)
+    raise FormatError(name, "JSON Lines of an unknown shape", EXPECTED)
+
+
+def _first_value(data: bytes) -> object:
+    for _, line in otlp_json.iter_lines(data):
+        value = _decode_small(line)
+        if value is not None:
+            return value
+    return None
+
+
+# --- whole documents -----------------------------------------------------------------------
+
+
+def _decode_whole(data: bytes, name: str) -> object:
+    with otlp_json.Paused():
+        try:
+            return msgspec.json.decode(data)
+        except UnicodeDecodeError as exc:
+            raise UnreadableInputError(
+                name, f"not UTF-8 (bad byte at offset {exc.start})", "UTF-8 JSON"
+            ) from exc
+        except msgspec.DecodeError as exc:
+            problem = str(exc)
+            if "truncated" in problem:
+                problem = f"truncated JSON ({problem})"
+            raise FormatError(name, f"malformed JSON: {problem}", "complete, valid JSON") from exc
+        except RecursionError as exc:
+            raise FormatError(name, "JSON nested too deeply", EXPECTED) from exc
+
+
+def _describe(obj: object) -> str:
+    if isinstance(obj, dict):
+        keys = ", ".join(sorted(str(k) for k in obj)[:6]) or "none"
+        return f"a JSON object of an unknown shape (keys: {keys})"
+    if isinstance(obj, list):
+        return f"a JSON array of an unknown shape ({len(obj)} items)"
+    return f"a bare JSON {type(obj).__name__}"
+
+
+def dispatch_json(obj: object, name: str, text_head: str) -> Bundle | None:
+    """The reader for a decoded JSON document, chosen by its shape.
+
+    None means the document is a log file the log reader wants as text.
+    """
+    if otlp_json.looks_like_otlp_traces(obj):
+        return otlp_json.read_object(obj, name)
+    if jaeger.looks_like_jaeger(obj):
+        return jaeger.read(obj, name)
+    if zipkin.looks_like_zipkin(obj):
+        return zipkin.read(obj, name)
+    if isinstance(obj, dict) and isinstance(obj.get("resourceLogs"), list):
+        # Logs have one home when the log reader exists; this reader is the fallback.
+        if _reader("logs", "read") is not None:
+            return None
+        return otlp_json.logs_from_otlp(obj, name)
+    if _sniff_alerts(obj) is not None:
+        return _read_alerts(obj, name)
+    if _sniff_logs(text_head, json=True) is not None:
+        return None
+    raise FormatError(name, _describe(obj), EXPECTED)
+
+
+def _read_json(box: list[bytes], start: int, name: str, force: str | None) -> Bundle:
+    """`box` holds the only other reference to the bytes, so they can be freed early."""
+    data = box[0]
+    if _looks_like_jsonl(data, start, tolerant=False):
+        return _read_jsonl(data, name, force)
+    head = data[start : start + HEAD]
+    try:
+        if force is None and any(key in head for key in _OTLP_TRACE_KEYS):
+            doc = otlp_json.decode_document(data, name)
+            if doc is not None and otlp_json.has_spans_envelope(doc):
+                # The typed document is all that is needed: free the bytes before converting.
+                box.clear()
+                del data
+                return otlp_json.read_doc(doc, name)
+        obj = _decode_whole(data, name)
+    except FormatError:
+        # A JSON Lines file whose first line is broken fails as one document; read it by line.
+        if _looks_like_jsonl(data, start, tolerant=True):
+            return _read_jsonl(data, name, force)
+        raise
+    if force == ALERTS:
+        return _read_alerts(obj, name)
+    if force == LOGS:
+        if isinstance(obj, dict) and isinstance(obj.get("resourceLogs"), list) and (
+            _reader("logs", "read") is None
+        ):
+            return otlp_json.logs_from_otlp(obj, name)
+        del obj
+        return _read_logs(_text(data, name), name)
+    text_head = data[:HEAD].decode("utf-8", "replace")
+    bundle = dispatch_json(obj, name, text_head)
+    if bundle is not None:
+        return bundle
+    del obj
+    return _read_logs(_text(data, name), name)
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+def read_blob(blob: Blob, force: str | None = None) -> Bundle:
+    """Read one input's bytes with the reader its content calls for.
+
+    `force` ("logs" or "alerts") skips detection of the kind, as --logs and --alerts do.
+    Raises an InputError subclass when nothing in the input is usable.
+    """
+    name = blob.name
+    data = _unbom(blob.take(), name)
+    start = _first_nonspace(data)
+    if start < 0:
+        raise EmptyInputError(name, "empty file" if not data else "only whitespace", EXPECTED)
+    head = data[:HEAD]
+    with otlp_json.Paused():
+        if data[start : start + 1] in (b"{", b"["):
+            box = [data]
+            del data
+            bundle = _read_json(box, start, name, force)
+        elif force is None and data[:1] == b"\x0a" and (proto := _try_proto(data, name)):
+            bundle = proto
+        elif _is_binary(head):
+            raise UnreadableInputError(name, "binary data", EXPECTED)
+        elif (
+            force is None
+            and _looks_like_jsonl(data, start, tolerant=True)
+            and _has_otlp_lines(data)
+        ):
+            # An OTLP JSON Lines export whose first line is garbage is still OTLP.
+            bundle = _read_jsonl(data, name, force)
+        else:
+            text = _text(data, name)
+            if force == ALERTS:
+                raise FormatError(name, "not JSON", "an alert payload in JSON")
+            if force != LOGS and _sniff_logs(text[:HEAD]) is None:
+                raise FormatError(name, "text in no recognised format", EXPECTED)
+            bundle = _read_logs(text, name)
+    if not (bundle.spans or bundle.logs or bundle.alerts or bundle.notices):
+        skipped = bundle.quality.skipped + bundle.quality.log_lines_skipped
+        problem = f"no usable records ({skipped} skipped)" if skipped else "no records"
+        raise EmptyInputError(name, problem, EXPECTED)
+    return bundle
+
+
+def _try_proto(data: bytes, name: str) -> Bundle | None:
+    """OTLP protobuf has no magic: a parse that yields spans is the only proof."""
+    from incident.ingest import otlp_proto  # protobuf costs import time; only load it here
+
+    try:
+        return otlp_proto.read(data, name)
+    except FormatError:
+        return None

@@ -1,0 +1,148 @@
+"""OTLP protobuf (`ExportTraceServiceRequest` / `TracesData`, the same bytes on the wire) into
+model spans. The only module that imports protobuf or opentelemetry-proto types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, TracesData
+
+from incident.errors import FormatError
+from incident.ingest.otlp_json import MAX_ATTR_CHARS, MAX_VALUE_DEPTH, UNKNOWN_SERVICE, Tally
+from incident.model import Bundle, InputInfo, Span, SpanEvent, SpanLink
+
+# Field 1 (resource_spans), length-delimited: how every non-empty request starts.
+FIRST_BYTE = 0x0A
+
+
+def parse(data: bytes, name: str) -> TracesData:
+    """Decode the bytes or raise FormatError: protobuf has no magic, so failing is common."""
+    message = TracesData()
+    try:
+        message.ParseFromString(data)
+    except (DecodeError, RecursionError, ValueError) as exc:
+        raise FormatError(name, f"not OTLP protobuf ({exc})", "ExportTraceServiceRequest") from exc
+    return message
+
+
+def _value(v: AnyValue, tally: Tally, depth: int = 0) -> Any:
+    which = v.WhichOneof("value")
+    if which == "string_value":
+        s = v.string_value
+        if len(s) > MAX_ATTR_CHARS:
+            tally.truncated += 1
+            return s[:MAX_ATTR_CHARS] + "…"
+        return s
+    if which == "int_value":
+        return v.int_value
+    if which == "bool_value":
+        return v.bool_value
+    if which == "double_value":
+        return v.double_value
+    if which == "bytes_value":
+        return v.bytes_value.hex()
+    if depth >= MAX_VALUE_DEPTH and which in ("array_value", "kvlist_value"):
+        tally.truncated += 1
+        return "<nested too deeply>"
+    if which == "array_value":
+        return [_value(x, tally, depth + 1) for x in v.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: _value(kv.value, tally, depth + 1) for kv in v.kvlist_value.values}
+    return None
+
+
+def _attrs(kvs: Any, tally: Tally) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    kv: KeyValue
+    for kv in kvs:
+        v = kv.value
+        # Most values are short strings: handle them here, the rest in _value.
+        if v.WhichOneof("value") == "string_value":
+            s = v.string_value
+            if len(s) > MAX_ATTR_CHARS:
+                tally.truncated += 1
+                s = s[:MAX_ATTR_CHARS] + "…"
+            out[kv.key] = s
+        else:
+            out[kv.key] = _value(v, tally)
+    return out
+
+
+def _hex_id(raw: bytes) -> str | None:
+    """Protobuf ids are raw bytes: 8 or 16 of them, not all zero."""
+    if len(raw) in (8, 16) and raw.strip(b"\0"):
+        return raw.hex()
+    return None
+
+
+def _resource(rs: ResourceSpans, tally: Tally, out: list[Span]) -> None:
+    res = _attrs(rs.resource.attributes, tally)
+    service = res.get("service.name")
+    service = str(service) if service not in (None, "") else UNKNOWN_SERVICE
+    for ss in rs.scope_spans:
+        for sp in ss.spans:
+            tid, sid = _hex_id(sp.trace_id), _hex_id(sp.span_id)
+            if tid is None or sid is None:
+                tally.bad_ids += 1
+                continue
+            pid = _hex_id(sp.parent_span_id)
+            if pid == sid:
+                pid = None
+                tally.self_parent += 1
+            start, end = sp.start_time_unix_nano, sp.end_time_unix_nano
+            no_duration = False
+            if end < start:
+                tally.repaired += 1
+                no_duration = end == 0
+                end = start
+            links = []
+            for link in sp.links:
+                ltid, lsid = _hex_id(link.trace_id), _hex_id(link.span_id)
+                if ltid and lsid:
+                    links.append(SpanLink(trace_id=ltid, span_id=lsid))
+            out.append(
+                Span(
+                    trace_id=tid,
+                    span_id=sid,
+                    parent_id=pid,
+                    service=service,
+                    name=sp.name,
+                    kind=sp.kind if 0 <= sp.kind <= 5 else 0,
+                    start_ns=start,
+                    end_ns=end,
+                    status=sp.status.code if 0 <= sp.status.code <= 2 else 0,
+                    status_message=sp.status.message,
+                    attributes=_attrs(sp.attributes, tally),
+                    events=tuple(
+                        SpanEvent(
+                            time_ns=e.time_unix_nano,
+                            name=e.name,
+                            attributes=_attrs(e.attributes, tally),
+                        )
+                        for e in sp.events
+                    ),
+                    links=tuple(links),
+                    resource=res,
+                    no_duration=no_duration,
+                )
+            )
+
+
+def read(data: bytes, name: str) -> Bundle:
+    """Spans from OTLP protobuf bytes; FormatError if they do not decode to any span."""
+    message = parse(data, name)
+    tally = Tally(name)
+    spans: list[Span] = []
+    for rs in message.resource_spans:
+        _resource(rs, tally, spans)
+    if not spans:
+        raise FormatError(name, "no spans in OTLP protobuf", "ExportTraceServiceRequest bytes")
+    bundle = Bundle(spans=spans)
+    bundle.inputs.append(
+        InputInfo(path=name, kind="traces", format="otlp-proto", records=len(spans))
+    )
+    tally.apply(bundle)
+    return bundle
