@@ -1,0 +1,538 @@
+"""Alert triage: group what fires, tell symptoms users feel from internal causes, and suggest
+first actions from runbooks and rules keyed on alert names and labels. Pure: `now` is a
+parameter, so the same alerts always triage the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from incident.model import Alert
+from incident.report import Report
+
+SCHEMA = "incident.triage/1"
+
+Role = Literal["symptom", "cause", "heartbeat", "unknown"]
+Status = Literal["firing", "acknowledged", "resolved", "unknown"]
+
+# Severity words from Alertmanager, PagerDuty, Opsgenie (P1..P5), CloudWatch and Sentry,
+# ranked so the worst alert in a group names the group's severity.
+_SEVERITY_RANK: dict[str, int] = {
+    "none": 0,
+    "debug": 0,
+    "info": 1,
+    "informational": 1,
+    "notice": 1,
+    "low": 1,
+    "p5": 1,
+    "p4": 1,
+    "sev4": 1,
+    "sev5": 1,
+    "warning": 2,
+    "warn": 2,
+    "minor": 2,
+    "medium": 2,
+    "moderate": 2,
+    "p3": 2,
+    "sev3": 2,
+    "error": 3,
+    "high": 3,
+    "major": 3,
+    "p2": 3,
+    "sev2": 3,
+    "critical": 4,
+    "crit": 4,
+    "fatal": 4,
+    "emergency": 4,
+    "alert": 4,
+    "page": 4,
+    "disaster": 4,
+    "p1": 4,
+    "sev1": 4,
+}
+
+_FIRING = {"firing", "active", "triggered", "trigger", "alarm", "alerting", "open", "problem"}
+_RESOLVED = {"resolved", "resolve", "ok", "closed", "inactive", "normal", "recovered"}
+_ACKED = {"acknowledged", "acknowledge", "ack", "acked"}
+
+
+class TriageAction(BaseModel):
+    """One suggested first step, with where the suggestion came from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str
+    why: str = ""
+    source: Literal["runbook", "rule", "report"] = "rule"
+    url: str | None = None
+    # A shell command to copy, when the step is one (kubectl ...).
+    command: str | None = None
+
+
+class AlertGroup(BaseModel):
+    """Alerts sharing a name and a service, reduced to what an on-call engineer reads first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    service: str | None = None
+    status: Status
+    severity: str | None = None
+    severity_rank: int = -1
+    count: int
+    firing: int = 0
+    resolved: int = 0
+    sources: list[str] = Field(default_factory=list)
+    started_at: str | None = None
+    ended_at: str | None = None
+    # Seconds from the earliest start to `now` (still firing) or to the last end (resolved).
+    firing_for_s: float | None = None
+    role: Role = "unknown"
+    role_reason: str = ""
+    summary: str | None = None
+    instances: list[str] = Field(default_factory=list)
+    runbooks: list[str] = Field(default_factory=list)
+    links: list[str] = Field(default_factory=list)
+    actions: list[TriageAction] = Field(default_factory=list)
+    # True when the diagnosis names this group's service as the likely cause.
+    matches_likely_cause: bool = False
+
+
+class LikelyCause(BaseModel):
+    """The diagnosis' best-ranked root cause, when traces or logs were given too."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: str
+    operation: str | None = None
+    kind: str
+    category: str
+    score: float
+    summary: str
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Triage(BaseModel):
+    """The whole triage ("incident.triage/1"): a stable document for scripts and renderers."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_: str = Field(default=SCHEMA, alias="schema")
+    now: str | None = None
+    headline: str = ""
+    firing: int = 0
+    resolved: int = 0
+    groups: list[AlertGroup] = Field(default_factory=list)
+    likely_cause: LikelyCause | None = None
+    notices: list[str] = Field(default_factory=list)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=2)
+
+
+def normalise_status(status: str) -> Status:
+    """Map each tool's state word onto firing / acknowledged / resolved."""
+    word = status.strip().lower()
+    if word in _FIRING:
+        return "firing"
+    if word in _RESOLVED:
+        return "resolved"
+    if word in _ACKED:
+        return "acknowledged"
+    return "unknown"
+
+
+def severity_rank(severity: str | None) -> int:
+    """0 (none) to 4 (critical); -1 when the severity is missing or unknown."""
+    if not severity:
+        return -1
+    word = re.sub(r"[\s_-]", "", severity.strip().lower())
+    return _SEVERITY_RANK.get(word, -1)
+
+
+# --- symptom or cause ---------------------------------------------------------------------
+
+_HEARTBEAT = re.compile(r"watchdog|deadmans?(switch|snitch)|heartbeat|infoinhibitor", re.I)
+_SYMPTOM = re.compile(
+    r"latency|slow|p9[059]|response.?time|apdex|error.?rate|errors?.?budget|burn.?rate|"
+    r"\b5xx\b|http.?5|availability|uptime|\bslo\b|\bsli\b|probe|blackbox|endpoint.?down|"
+    r"target.?down|unreachable|unavailable|timeouts?\b|request.?fail|exception",
+    re.I,
+)
+_CAUSE = re.compile(
+    r"cpu|memory|\bmem\b|\boom|disk|filesystem|inode|volume|crash|restart|replica|"
+    r"pod.?not.?ready|node.?not.?ready|pending|evict|throttl|connection|pool|database|"
+    r"\bdb\b|postgres|mysql|redis|queue|backlog|\blag\b|kafka|network|saturat|deploy|"
+    r"rollout|job.?fail|certificate|cert.?expir|\bkube",
+    re.I,
+)
+
+
+def classify(alert: Alert) -> tuple[Role, str]:
+    """Whether an alert is a symptom users feel, an internal cause, or a heartbeat, and why.
+
+    The name decides first; labels and summary break ties, because names like "EXAMPLE" or
+    "High memory usage" carry most of the meaning while labels carry context (component).
+    """
+    name_text = f"{alert.name} {alert.labels.get('alertname', '')}"
+    if _HEARTBEAT.search(name_text):
+        return "heartbeat", "always-firing heartbeat of the alerting pipeline"
+    if alert.source == "sentry":
+        return "symptom", "application errors reported by Sentry are errors users hit"
+    for text in (name_text, alert.summary or "", " ".join(alert.labels.values())):
+        symptom = _SYMPTOM.search(text)
+        cause = _CAUSE.search(text)
+        if symptom:
+            return "symptom", f"'{symptom.group(0)}' is something users feel"
+        if cause:
+            return "cause", f"'{cause.group(0)}' is internal state, not what users see"
+    return "unknown", "neither a user-facing signal nor a known internal cause"
+
+
+# --- first actions ------------------------------------------------------------------------
+
+
+def _k8s_target(labels: dict[str, str]) -> tuple[str, str, str]:
+    namespace = labels.get("namespace") or labels.get("exported_namespace") or "<namespace>"
+    pod = labels.get("pod") or labels.get("pod_name") or "<pod>"
+    deployment = labels.get("deployment") or labels.get("workload") or "<deployment>"
+    return namespace, pod, deployment
+
+
+def _rule_actions(alert: Alert, role: Role) -> list[TriageAction]:
+    text = " ".join(
+        [alert.name, alert.summary or "", *alert.labels.values(), *alert.labels.keys()]
+    ).lower()
+    ns, pod, deployment = _k8s_target(alert.labels)
+    container = alert.labels.get("container")
+    out: list[TriageAction] = []
+
+    def add(action: str, why: str, command: str | None = None) -> None:
+        out.append(TriageAction(action=action, why=why, source="rule", command=command))
+
+    if role == "heartbeat":
+        add(
+            "No action: this is a heartbeat that always fires",
+            "it proves the alerting pipeline works; worry only if it stops arriving",
+        )
+        return out
+    if re.search(r"crash|restart|backoff", text):
+        c_flag = f" -c {container}" if container else ""
+        add(
+            "Read the log of the crashed container",
+            "it says why the container exited",
+            f"kubectl logs -n {ns} {pod}{c_flag} --previous",
+        )
+        add(
+            "Describe the pod",
+            "exit code, OOMKilled, failing probes and recent events",
+            f"kubectl describe pod -n {ns} {pod}",
+        )
+        add(
+            "Check recent deploys and config changes",
+            "crash loops usually start with a new image, config or secret",
+            f"kubectl rollout history -n {ns} deployment/{deployment}",
+        )
+    if re.search(r"replica|rollout|not.?ready|pending|unschedul|available", text):
+        add(
+            "Check whether the rollout is stuck",
+            "a stuck rollout shows which replica does not become ready",
+            f"kubectl rollout status -n {ns} deployment/{deployment}",
+        )
+        add(
+            "Look for scheduling failures in recent events",
+            "resources, node selectors, taints and volumes block scheduling",
+            f"kubectl get events -n {ns} --sort-by=.lastTimestamp",
+        )
+    if "cpu" in text or "throttl" in text:
+        add(
+            "Compare traffic and recent deploys with the CPU rise",
+            "a traffic surge or a new version explains most CPU alerts",
+        )
+        add("Check CPU limits and throttling before scaling out", "throttling looks like slowness")
+    if re.search(r"memory|\bmem\b|oom", text):
+        add(
+            "Check memory growth since the last deploy and OOMKilled restarts",
+            "steady growth after a release points to a leak; limits may be too low",
+        )
+    if re.search(r"disk|filesystem|inode|volume", text):
+        add(
+            "Find what is filling the volume (logs, temp files, WAL) before it is full",
+            "a full disk turns into write errors and crashes",
+        )
+    if re.search(r"connection|pool|database|\bdb\b|postgres|mysql", text):
+        add(
+            "Check connection-pool saturation and slow queries (e.g. pg_stat_activity)",
+            "exhausted pools and long queries make every caller wait",
+        )
+    if re.search(r"queue|backlog|\blag\b|kafka", text):
+        add(
+            "Check that consumers are alive and keeping up; look for a poison message",
+            "queue depth grows when consumers stop or slow down",
+        )
+    if re.search(r"network|packet|dns|egress|ingress", text):
+        add(
+            "Compare network throughput with traffic; check for a transfer or retry storm",
+            "unexpected network volume is often retries or a bulk job",
+        )
+    if re.search(r"certificate|cert.?expir|\btls\b|\bssl\b", text):
+        add("Renew or rotate the certificate", "expiring certificates fail every handshake")
+    if re.search(r"latency|slow|p9[059]|response.?time", text):
+        add(
+            "Run `incident diagnose` on the traces of the period to find the slow hop",
+            "the critical path names the hop that added the latency",
+        )
+    if re.search(r"error|5xx|http.?5|exception|fail", text):
+        add(
+            "Read the error logs of the affected service and compare with the last deploy",
+            "a new error right after a release is a rollback candidate",
+        )
+    if re.search(r"probe|blackbox|availability|uptime|down|unreachable", text):
+        add(
+            "Check the endpoint from outside: DNS, TLS, load balancer, ready endpoints",
+            "probes fail before users call",
+        )
+    if alert.labels.get("class", "").lower() == "deploy" or "deploy" in alert.name.lower():
+        add("Check what was deployed just before the alert", "the alert is tagged as a deploy")
+    return out
+
+
+def _runbooks(alert: Alert) -> list[str]:
+    found: list[str] = []
+    for value in (
+        alert.runbook,
+        alert.annotations.get("runbook_url"),
+        alert.annotations.get("runbook"),
+        alert.annotations.get("playbook"),
+        alert.labels.get("runbook_url"),
+    ):
+        if value and value not in found:
+            found.append(value)
+    return found
+
+
+def _runbook_action(ref: str) -> TriageAction:
+    """A runbook link, or the alert's own documentation text when it is not a link (GCP)."""
+    if re.match(r"https?://", ref):
+        return TriageAction(
+            action="Follow the runbook", why="linked from the alert", source="runbook", url=ref
+        )
+    text = " ".join(ref.split())
+    if len(text) > 300:
+        text = text[:299] + "…"
+    return TriageAction(
+        action=f"Read the alert's documentation: {text}",
+        why="written by the alert's author",
+        source="runbook",
+    )
+
+
+# --- grouping -----------------------------------------------------------------------------
+
+
+def iso_utc(ns: int) -> str:
+    """Nanoseconds since the epoch as ISO 8601 UTC with millisecond precision and a Z."""
+    dt = datetime.fromtimestamp(ns / 1e9, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _instances(alerts: Iterable[Alert]) -> list[str]:
+    seen: list[str] = []
+    for alert in alerts:
+        for key in ("pod", "instance", "host", "node", "InstanceId", "zone"):
+            value = alert.labels.get(key)
+            if value and value not in seen:
+                seen.append(value)
+                break
+    return seen
+
+
+def _group_status(statuses: Sequence[Status]) -> Status:
+    order: tuple[Status, ...] = ("firing", "acknowledged", "resolved")
+    for status in order:
+        if status in statuses:
+            return status
+    return "unknown"
+
+
+def _duration_s(
+    starts: list[int], ends: list[int], status: Status, now_ns: int | None
+) -> float | None:
+    if not starts:
+        return None
+    first = min(starts)
+    if status in ("firing", "acknowledged", "unknown"):
+        # Alertmanager gives firing alerts a provisional ends_at in the future; ignore it.
+        if now_ns is None:
+            return None
+        return max(0.0, (now_ns - first) / 1e9)
+    if ends:
+        return max(0.0, (max(ends) - first) / 1e9)
+    return None
+
+
+def _build_group(
+    key: tuple[str, str | None], alerts: list[Alert], now_ns: int | None
+) -> AlertGroup:
+    statuses = [normalise_status(a.status) for a in alerts]
+    status = _group_status(statuses)
+    worst = max(alerts, key=lambda a: severity_rank(a.severity))
+    starts = [a.starts_ns for a in alerts if a.starts_ns]
+    ends = [a.ends_ns for a in alerts if a.ends_ns]
+    role, reason = classify(alerts[0])
+    runbooks: list[str] = []
+    links: list[str] = []
+    actions: list[TriageAction] = []
+    for alert in alerts:
+        for url in _runbooks(alert):
+            if url not in runbooks:
+                runbooks.append(url)
+        if alert.generator_url and alert.generator_url not in links:
+            links.append(alert.generator_url)
+        for action in _rule_actions(alert, role):
+            if all(action.action != a.action for a in actions):
+                actions.append(action)
+    runbook_actions = [_runbook_action(ref) for ref in runbooks]
+    if not actions and not runbook_actions:
+        actions.append(
+            TriageAction(
+                action="Open the alert's source and the service dashboard",
+                why="no runbook and no rule matched this alert",
+                url=links[0] if links else None,
+            )
+        )
+    # A heartbeat's own advice (do nothing) matters more than its runbook.
+    ordered = actions + runbook_actions if role == "heartbeat" else runbook_actions + actions
+    # A summary that only repeats the name adds nothing to read.
+    summary = next((a.summary for a in alerts if a.summary and a.summary != key[0]), None)
+    return AlertGroup(
+        name=key[0],
+        service=key[1],
+        status=status,
+        severity=worst.severity,
+        severity_rank=severity_rank(worst.severity),
+        count=len(alerts),
+        firing=sum(1 for s in statuses if s in ("firing", "acknowledged")),
+        resolved=sum(1 for s in statuses if s == "resolved"),
+        sources=sorted({a.source for a in alerts}),
+        started_at=iso_utc(min(starts)) if starts else None,
+        ended_at=iso_utc(max(ends)) if ends and status == "resolved" else None,
+        firing_for_s=_duration_s(starts, ends, status, now_ns),
+        role=role,
+        role_reason=reason,
+        summary=summary,
+        instances=_instances(alerts),
+        runbooks=runbooks,
+        links=links,
+        actions=ordered,
+    )
+
+
+_STATUS_ORDER = {"firing": 0, "acknowledged": 1, "unknown": 2, "resolved": 3}
+_ROLE_ORDER = {"symptom": 0, "cause": 1, "unknown": 2, "heartbeat": 3}
+
+
+def _group_sort_key(g: AlertGroup) -> tuple[int, int, int, str, str, str]:
+    return (
+        _STATUS_ORDER[g.status],
+        _ROLE_ORDER[g.role],
+        -g.severity_rank,
+        g.started_at or "~",
+        g.name,
+        g.service or "",
+    )
+
+
+def _headline(groups: list[AlertGroup], firing: int, resolved: int) -> str:
+    if not groups:
+        return "No alerts in the input"
+    live = [g for g in groups if g.status in ("firing", "acknowledged") and g.role != "heartbeat"]
+    if not live:
+        beating = any(g.role == "heartbeat" and g.status != "resolved" for g in groups)
+        quiet = "Only heartbeats firing, no incident" if beating else "Nothing firing"
+        return f"{quiet}; {resolved} resolved" if resolved else quiet
+    symptoms = sum(1 for g in live if g.role == "symptom")
+    causes = sum(1 for g in live if g.role == "cause")
+    worst = max(live, key=lambda g: g.severity_rank)
+    parts = [f"{firing} firing in {len(live)} group{'s' if len(live) != 1 else ''}"]
+    if symptoms:
+        parts.append(f"{symptoms} user-facing")
+    if causes:
+        parts.append(f"{causes} internal cause{'s' if causes != 1 else ''}")
+    if resolved:
+        parts.append(f"{resolved} resolved")
+    if worst.severity:
+        parts.append(f"worst: {worst.severity} {worst.name}")
+    return "; ".join(parts)
+
+
+def triage(
+    alerts: list[Alert],
+    notices: Sequence[str] = (),
+    report: Report | None = None,
+    now_ns: int | None = None,
+) -> Triage:
+    """Group alerts by (name, service), rank them and attach first actions.
+
+    `now_ns` measures how long alerts have been firing (the CLI passes the current time);
+    without it only resolved groups get a duration. With a `report`, the diagnosis' top root
+    cause is attached and groups on that service are flagged.
+    """
+    # Several payloads about one alert (trigger, acknowledge, resolve) share a fingerprint or
+    # dedup key; the last one read is its current state.
+    current: dict[str, Alert] = {}
+    for index, alert in enumerate(alerts):
+        current[f"fp:{alert.fingerprint}" if alert.fingerprint else f"#{index}"] = alert
+    buckets: dict[tuple[str, str | None], list[Alert]] = {}
+    for alert in current.values():
+        buckets.setdefault((alert.name, alert.service), []).append(alert)
+    groups = [_build_group(key, members, now_ns) for key, members in buckets.items()]
+
+    likely: LikelyCause | None = None
+    if report is not None and report.root_causes:
+        top = report.root_causes[0]
+        likely = LikelyCause(
+            service=top.service,
+            operation=top.operation,
+            kind=top.kind,
+            category=top.category,
+            score=top.score,
+            summary=top.summary,
+            evidence=list(top.evidence),
+        )
+        for g in groups:
+            labels_text = " ".join(
+                v for a in buckets[(g.name, g.service)] for v in a.labels.values()
+            )
+            if g.service == top.service or top.service in labels_text.split():
+                g.matches_likely_cause = True
+        where = top.service + (f" {top.operation}" if top.operation else "")
+        for g in groups:
+            if g.status != "resolved" and g.role != "heartbeat":
+                g.actions.insert(
+                    0,
+                    TriageAction(
+                        action=f"Look at {where} first: {top.summary}",
+                        why=f"top-ranked root cause from traces/logs ({top.kind}, "
+                        f"score {top.score:.2f})",
+                        source="report",
+                    ),
+                )
+
+    groups.sort(key=_group_sort_key)
+    firing = sum(g.firing for g in groups if g.role != "heartbeat")
+    resolved = sum(g.resolved for g in groups)
+    return Triage(
+        now=iso_utc(now_ns) if now_ns is not None else None,
+        headline=_headline(groups, firing, resolved),
+        firing=firing,
+        resolved=resolved,
+        groups=groups,
+        likely_cause=likely,
+        notices=list(notices),
+    )
