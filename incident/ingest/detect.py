@@ -266,6 +266,11 @@ def _read_json(box: list[bytes], start: int, name: str, force: str | None) -> Bu
         # A JSON Lines file whose first line is broken fails as one document; read it by line.
         if _looks_like_jsonl(data, start, tolerant=True):
             return _read_jsonl(data, name, force)
+        # Text logs whose lines open with a bracket ("[Sun Dec 04 ...] [error] ...").
+        if force != ALERTS:
+            text_head = data[:HEAD].decode("utf-8", "replace")
+            if force == LOGS or _sniff_logs(text_head) is not None:
+                return _read_logs(_text(data, name), name)
         raise
     if force == ALERTS:
         return _read_alerts(obj, name)
