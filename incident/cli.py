@@ -244,7 +244,8 @@ def _run_ai(
         timeout=timeout,
         use_cache=use_cache,
         redactor=redactor,
-        evidence_ids={e.id for e in report.evidence},
+        # Only ids the model actually saw may be cited; the digest may leave some out.
+        evidence_ids=set(digest.evidence_ids),
     )
     report.ai = result
     if result.status == "failed":
