@@ -447,3 +447,13 @@ def test_templated_diagnostics_survive() -> None:
     """Wildcards in ports, times, private addresses and versions are left alone."""
     text = "orders-db:<*> at <*>:<*>:<*> from 10.0.<*>.<*> v<*>.<*>.<*> <*>.<*>.<*>.<*>"
     assert Redactor().redact_text(text) == text
+
+
+def test_status_code_and_duration_are_not_a_phone_number() -> None:
+    """Evidence lines like "HTTP 200 (165.056 ms)" keep their numbers: they are diagnosis."""
+    from incident.redact import Redactor
+
+    redactor = Redactor()
+    text = "users POST maps.partner.example: HTTP 200 (165.056 ms)"
+    assert redactor.redact_text(text) == text
+    assert redactor.redact_text("phone: 415-555-0132 ok") == "phone: <phone:1> ok"

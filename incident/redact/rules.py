@@ -269,6 +269,7 @@ _PHONE_CONTEXT = re.compile(
     r"(?i)(?:phone|tel|telephone|mobile|cell|fax|call|sms|whatsapp|msisdn|contact)\b[^\w\n]{0,3}"
     r"(?:number|no\.?|nr\.?|#)?[^\w\n]{0,3}$"
 )
+_UNIT_AFTER = re.compile(r"\s?(?:ms|s|us|µs|ns|sec|secs|seconds|min|%|kb|mb|gb|kib|mib|gib)\b", re.I)
 _DATE_LIKE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|^\d{1,2}[-/.]\d{1,2}[-/.]\d{4}$")
 
 
@@ -284,6 +285,8 @@ def phone(match: re.Match[str]) -> Span | None:
         return None
     if _DATE_LIKE.search(body):
         return None
+    if _UNIT_AFTER.match(match.string, end):
+        return None  # "HTTP 200 (165.056 ms)": a status and a duration, not a number to dial
     groups = [g for g in re.split(r"[^\d]+", body) if g]
     # "00" dials out only when followed by grouping; 00998588 alone is a register dump.
     international = body.startswith("+") or (body.startswith("00") and len(groups) > 1)
