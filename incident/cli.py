@@ -123,19 +123,27 @@ def _write(text: str, output: Path | None) -> None:
     _notice(f"wrote {output}")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from incident import __version__
+
+        print(f"incident {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks for errors.", envvar="INCIDENT_DEBUG")
     ] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     _state["debug"] = debug
-    if version:
-        from incident import __version__
-
-        print(f"incident {__version__}")
-        raise typer.Exit(0)
 
 
 @app.command()

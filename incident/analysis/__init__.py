@@ -1,0 +1,7 @@
+"""Pure functions over the model: trace trees, critical paths, latency, failure classes, root
+-cause ranking and blast radius. `diagnose(bundle, baseline)` returns the full report."""
+
+from incident.analysis.config import AnalysisConfig
+from incident.analysis.diagnose import diagnose
+
+__all__ = ["AnalysisConfig", "diagnose"]

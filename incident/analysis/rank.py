@@ -1,0 +1,300 @@
+"""Root-cause ranking: one scoring scheme over every component (service or uninstrumented
+peer) that combines the added latency it explains on critical paths with the new errors whose
+deepest failing span points at it, then names the kind, instance or version."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from incident.analysis.config import AnalysisConfig
+from incident.analysis.semconv import ERROR, Category, Origin, classify, peer_name
+from incident.analysis.signals import OriginErrors, WindowStats
+
+
+@dataclass
+class Candidate:
+    component: str
+    ctype: str = "service"  # service|db|cache|external
+    lat_self: float = 0.0
+    lat_lead: float = 0.0
+    lat_net: float = 0.0  # added edge gap on calls into this component
+    lat_net_out: float = 0.0  # added edge gap on calls this component makes
+    lat_peer: float = 0.0
+    err_new: float = 0.0
+    user_new: float = 0.0
+    errors: int = 0
+    baseline_errors: int = 0
+    timeouts: int = 0
+    absorbed: float = 0.0  # share of its failures that the entry point absorbed
+    score: float = 0.0
+    lat_score: float = 0.0
+    err_score: float = 0.0
+    kind: str = "latency"
+    category: Category = "transient"
+    origin: Origin = "infrastructure"
+    instance: str | None = None
+    version: str | None = None
+    operation: str | None = None
+    examples: list[int] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+    symptom_of: str | None = None
+
+    @property
+    def latency(self) -> float:
+        return self.lat_self + self.lat_net + self.lat_peer + 0.5 * self.lat_net_out
+
+
+def _get(cands: dict[str, Candidate], name: str, ctype: str = "service") -> Candidate:
+    c = cands.get(name)
+    if c is None:
+        c = cands[name] = Candidate(name, ctype)
+    elif ctype != "service" and c.ctype == "service":
+        c.ctype = ctype
+    return c
+
+
+def _attribute_latency(cands: dict[str, Candidate], inc: WindowStats,
+                       base: WindowStats | None) -> dict[tuple[str, str, str], float]:
+    added: dict[tuple[str, str, str], float] = {}
+    keys = set(inc.path) | (set(base.path) if base else set())
+    for key in keys:
+        d = inc.mean_path_ms(key) - (base.mean_path_ms(key) if base else 0.0)
+        added[key] = d
+        if d <= 0:
+            continue
+        what, a, b = key
+        if what == "self":
+            c = _get(cands, a)
+            c.lat_self += d
+            lead = inc.lead.get(key, 0) / max(1, inc.sampled) / 1e6 - (
+                base.lead.get(key, 0) / max(1, base.sampled) / 1e6 if base else 0.0)
+            c.lat_lead += min(max(lead, 0.0), d)
+        elif what == "edge":
+            _get(cands, b).lat_net += d
+            _get(cands, a).lat_net_out += d
+        else:
+            _get(cands, b, inc.peer_kind.get(b, "external")).lat_peer += d
+    return added
+
+
+def _new_errors(cands: dict[str, Candidate], inc: WindowStats, base: WindowStats | None,
+                config: AnalysisConfig) -> None:
+    for name, o in inc.origins.items():
+        c = _get(cands, name, inc.peer_kind.get(name, "service"))
+        c.errors = o.errors + o.user_errors
+        c.timeouts = o.timeouts
+        c.examples = list(o.examples)
+        c.absorbed = o.absorbed / max(1, o.errors + o.user_errors)
+        calls = inc.calls.get(name, 0) or (o.errors + o.user_errors)
+        b: OriginErrors | None = base.origins.get(name) if base else None
+        for attr in ("errors", "user_errors"):
+            now = getattr(o, attr)
+            expected = 0.0
+            if base is not None and b is not None:
+                b_calls = base.calls.get(name, 0) or getattr(b, attr)
+                expected = getattr(b, attr) / max(1, b_calls) * calls
+                c.baseline_errors += getattr(b, attr)
+            # An error that was failing at the same rate before is background, not the cause.
+            new = now - expected
+            before = getattr(b, attr) if b is not None else 0
+            if base is not None and (b is not None or base.calls.get(name, 0)):
+                # Two-proportion test: is the failure rate really higher than before?
+                n1, n2 = max(1, base.calls.get(name, 0)), max(1, calls)
+                p1, p2 = before / n1, now / n2
+                pooled = (before + now) / (n1 + n2)
+                se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / n1 + 1 / n2))
+                z = (p2 - p1) / se
+                if now < expected * config.error_rate_growth or z < 2.0:
+                    new = 0.0
+                else:
+                    # Barely significant growth counts for less than a clear jump.
+                    new *= min(1.0, (z - 1.5) / 2.5)
+            if attr == "errors":
+                c.err_new = new
+            else:
+                c.user_new = new
+
+
+def rank(inc: WindowStats, base: WindowStats | None, config: AnalysisConfig) -> tuple[
+        list[Candidate], dict[tuple[str, str, str], float]]:
+    """Candidates best first, and the added critical-path ms per hop (for the report)."""
+    cands: dict[str, Candidate] = {}
+    added = _attribute_latency(cands, inc, base)
+    _new_errors(cands, inc, base, config)
+    for name, kind in inc.peer_kind.items():
+        if name in cands:
+            cands[name].ctype = kind
+
+    base_root = base.mean_root_ms() if base else 0.0
+    total_added = inc.mean_root_ms() - base_root
+    lat_pool = sum(c.latency for c in cands.values()) or 1e-9
+    lat_mag = min(1.0, max(0.0, total_added) / max(base_root, 1.0)) if base else 0.3
+    err_pool = sum(c.err_new + c.user_new for c in cands.values()) or 1e-9
+    # A handful of failures is weak evidence however large a share of few traces it is.
+    err_mag = min(1.0, err_pool / max(1, inc.n_traces) * 4.0) * min(1.0, err_pool / 5.0)
+    for c in cands.values():
+        c.lat_score = lat_mag * min(1.0, c.latency / lat_pool)
+        c.err_score = err_mag * min(1.0, (c.err_new + c.user_new) / err_pool)
+        c.score = 1.0 - (1.0 - c.lat_score) * (1.0 - c.err_score)
+        if base is None:
+            c.score *= 0.7  # nothing to compare with: the ranking is a weaker guess
+
+    _cache_pushes_database(cands, inc, base)
+    ordered = sorted(cands.values(), key=lambda c: (-c.score, c.component))
+    for c in ordered[: config.max_root_causes]:
+        _describe(c, inc, base, added)
+    return ordered, added
+
+
+def _cache_pushes_database(cands: dict[str, Candidate], inc: WindowStats,
+                           base: WindowStats | None) -> None:
+    """A failing cache sends its misses to the database: the cache is the cause and the slow
+    database its symptom, when database calls per trace rose along with the cache errors."""
+    for cache in [c for c in cands.values() if c.ctype == "cache" and c.err_new > 0]:
+        callers = {a for a, b in inc.graph if b == cache.component}
+        for db in [c for c in cands.values() if c.ctype == "db" and c is not cache]:
+            if not any((a, db.component) in inc.graph for a in callers):
+                continue
+            now = inc.calls.get(db.component, 0) / max(1, inc.n_traces)
+            before = (base.calls.get(db.component, 0) / max(1, base.n_traces)) if base else now
+            if before and now >= 1.3 * before:
+                cache.score = min(1.0, cache.score + db.score)
+                cache.facts.append(
+                    f"calls to {db.component} per request rose {now / before:.1f}x while "
+                    f"{cache.component} failed")
+                db.score *= 0.4
+                db.symptom_of = cache.component
+
+
+def _concentration(c: Candidate, inc: WindowStats, base: WindowStats | None) -> None:
+    """Name the version (a deploy) or the instance (a bad pod) the trouble sits on."""
+    o = inc.origins.get(c.component)
+    keys = [k for k in inc.res_acc if k[0] == c.component]
+    if len(keys) < 2:
+        return
+    acc = inc.res_acc
+    by_version: Counter[str] = Counter()
+    calls_version: Counter[str] = Counter()
+    for k in keys:
+        calls_version[k[2] or ""] += acc[k][0]
+        if o:
+            by_version[k[2] or ""] += o.by_resource.get(k, 0)
+    if c.err_new > 0 and o and len(calls_version) >= 2:
+        old_versions: set[str] = set()
+        if base:
+            seen: Counter[str] = Counter()
+            for k, a in base.res_acc.items():
+                if k[0] == c.component:
+                    seen[k[2] or ""] += a[0]
+            # A version that barely ran before the incident was still rolling out.
+            old_versions = {v for v, n in seen.items() if n >= 0.1 * sum(seen.values())}
+        else:
+            cutoff = inc.start_ns + (inc.end_ns - inc.start_ns) // 10
+            old_versions = {k[2] or "" for k in keys if acc[k][2] <= cutoff}
+        total = sum(by_version.values()) or 1
+        for v, errs in by_version.most_common():
+            if not v or v in old_versions:
+                continue
+            rate = errs / max(1, calls_version[v])
+            rest = (total - errs) / max(1, sum(calls_version.values()) - calls_version[v])
+            if errs >= 0.5 * total and rate >= 3 * rest:
+                c.kind, c.version = "deploy", v
+                c.facts.append(f"{errs} of {total} failures on new version {v} "
+                               f"({rate:.0%} vs {rest:.0%} on older versions)")
+                return
+    instances = [k for k in keys if k[1]]
+    if len(instances) < 2:
+        return
+    if c.err_score >= c.lat_score and o and o.by_resource:
+        total = sum(o.by_resource.values())
+        k, errs = max(o.by_resource.items(), key=lambda kv: (kv[1], kv[0][1] or ""))
+        rate = errs / max(1, acc[k][0] if k in acc else 1)
+        rest_calls = sum(acc[x][0] for x in keys if x != k)
+        rest = (total - errs) / max(1, rest_calls)
+        if k[1] and errs >= 0.6 * total and rate >= 3 * rest:
+            c.instance = k[1]
+            c.facts.append(f"{errs} of {total} failures on {c.instance} "
+                           f"({rate:.0%} vs {rest:.0%} on its {len(keys) - 1} peers)")
+    elif c.lat_score > c.err_score:
+        means = {k: acc[k][1] / max(1, acc[k][0]) for k in instances}
+        k = max(means, key=lambda x: (means[x], x[1] or ""))
+        others = sorted(m for x, m in means.items() if x != k)
+        median = others[len(others) // 2] if others else 0.0
+        if median > 0 and means[k] >= 3 * median and acc[k][0] >= 5:
+            c.instance = k[1]
+            c.facts.append(f"{c.instance} spans average {means[k] / 1e6:.0f} ms vs "
+                           f"{median / 1e6:.0f} ms on its peers")
+
+
+def _describe(c: Candidate, inc: WindowStats, base: WindowStats | None,
+              added: dict[tuple[str, str, str], float]) -> None:
+    """Kind, category, origin, operation and one-line facts of a ranked candidate."""
+    o = inc.origins.get(c.component)
+    spans = inc.table.spans
+    if c.ctype == "external":
+        c.origin = "dependency"
+    if c.err_score >= c.lat_score and (c.err_new + c.user_new) > 0:
+        if c.user_new > c.err_new:
+            c.kind, c.category, c.origin = "client-input", "permanent", "user"
+        elif c.timeouts >= 0.5 * max(1, c.errors):
+            c.kind, c.category = "latency", "transient"
+        else:
+            c.kind = "error"
+            cats = Counter(classify(spans[i], ERROR)[0] for i in c.examples)
+            c.category = cats.most_common(1)[0][0] if cats else "transient"
+            o_retried = o.retried if o else 0
+            if c.absorbed >= 0.8 and o_retried < 0.5 * max(1, c.errors):
+                c.category = "partial"
+            if o_retried:
+                c.facts.append(f"{o_retried} failed calls were retried by their callers")
+        if o and o.operations:
+            c.operation = max(o.operations.items(), key=lambda kv: kv[1])[0]
+        c.facts.insert(0, f"{c.errors} failures originate here during the incident "
+                          f"({c.baseline_errors} in the baseline)")
+        if c.timeouts:
+            c.facts.append(f"{c.timeouts} callers gave up with a timeout waiting for it")
+        if c.absorbed:
+            c.facts.append(f"{c.absorbed:.0%} of them were absorbed: the entry point succeeded")
+    else:
+        c.category = "transient"
+        parts = {"network": c.lat_net, "self": c.lat_self, "peer": c.lat_peer}
+        main = max(parts, key=lambda k: parts[k])
+        has_store = any(b for a, b in inc.graph if a == c.component
+                        and inc.peer_kind.get(b) in ("db", "cache"))
+        if main == "network" or (c.lat_net_out > c.lat_self + c.lat_peer and c.lat_net_out
+                                 > 0.3 * c.latency):
+            c.kind = "network"
+        elif main == "self" and c.lat_lead >= 0.6 * c.lat_self and has_store:
+            c.kind = "saturation"
+        else:
+            c.kind = "latency"
+        own = [(d, k) for k, d in added.items()
+               if d > 0 and ((k[0] == "self" and k[1] == c.component)
+                             or (k[0] != "self" and k[2] == c.component))]
+        if own:
+            _, k = max(own)
+            c.operation = k[2] if k[0] == "self" else None
+            if k[0] == "peer":
+                c.operation = next((spans[i].name for i in _examples_for_peer(inc, k)), None)
+        c.facts.insert(0, f"explains {c.latency:.0f} ms of added critical-path time per request"
+                          f" (network {c.lat_net + c.lat_net_out:.0f} ms, own work "
+                          f"{c.lat_self:.0f} ms, calls to it {c.lat_peer:.0f} ms)")
+    _concentration(c, inc, base)
+    if c.kind == "client-input":
+        c.origin = "user"
+
+
+def _examples_for_peer(inc: WindowStats, key: tuple[str, str, str]) -> list[int]:
+    """A few client spans from `key[1]` to the peer `key[2]`, scanning a bounded prefix."""
+    out: list[int] = []
+    table = inc.table
+    for t in inc.traces[:200]:
+        for i in table.members[t]:
+            s = table.spans[i]
+            if s.service == key[1] and not table.has_child[i] and peer_name(s) == key[2]:
+                out.append(i)
+                if len(out) >= 3:
+                    return out
+    return out

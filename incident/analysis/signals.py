@@ -1,0 +1,293 @@
+"""Per-window aggregates the ranking compares: entry-point latency and errors, origin errors per
+component (deepest failing span), calls per instance and version, RPC edge gaps, and the
+mean critical-path time per hop over a sample of traces. One linear pass per window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from incident.analysis.critical_path import critical_path
+from incident.analysis.semconv import (
+    ERROR,
+    USER_ERROR,
+    calls_peer,
+    db_system,
+    is_timeout,
+    peer_kind,
+    peer_name,
+)
+from incident.analysis.trees import SpanTable
+from incident.model import Span, SpanKind
+
+_CLIENT, _PRODUCER = SpanKind.CLIENT, SpanKind.PRODUCER
+
+# Critical-path attribution keys: ("self", service, operation), ("edge", caller, callee),
+# ("peer", caller, peer).
+PathKey = tuple[str, str, str]
+# (service, instance, version) of the resource a span ran on.
+ResKey = tuple[str, str | None, str | None]
+
+
+@dataclass
+class OriginErrors:
+    """Failures whose deepest failing span points at one component."""
+
+    errors: int = 0
+    user_errors: int = 0
+    absorbed: int = 0  # in traces whose entry point still succeeded
+    timeouts: int = 0
+    retried: int = 0  # failed calls the caller tried again
+    examples: list[int] = field(default_factory=list)
+    by_resource: dict[ResKey, int] = field(default_factory=dict)
+    operations: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class EntryAgg:
+    durations: list[int] = field(default_factory=list)
+    errors: int = 0
+    user_errors: int = 0
+
+
+@dataclass
+class WindowStats:
+    table: SpanTable
+    traces: list[int]
+    entries: dict[tuple[str, str], EntryAgg] = field(default_factory=dict)
+    failed_traces: int = 0
+    calls: dict[str, int] = field(default_factory=dict)  # spans per service / calls per peer
+    peer_kind: dict[str, str] = field(default_factory=dict)
+    peer_system: dict[str, str] = field(default_factory=dict)  # db.system of a peer
+    peer_dur: dict[str, int] = field(default_factory=dict)
+    origins: dict[str, OriginErrors] = field(default_factory=dict)
+    # Per (service, instance, version): [spans, summed duration ns, first start ns].
+    res_acc: dict[ResKey, list[int]] = field(default_factory=dict)
+    # (caller, callee) -> [count, summed gap ns, summed server ns]
+    edges: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    graph: set[tuple[str, str]] = field(default_factory=set)
+    path: dict[PathKey, int] = field(default_factory=dict)
+    lead: dict[PathKey, int] = field(default_factory=dict)
+    sampled: int = 0
+    sampled_root_ns: int = 0
+    first_error_ns: int | None = None
+    first_error_span: int = -1
+    start_ns: int = 0
+    end_ns: int = 0
+
+    @property
+    def n_traces(self) -> int:
+        return len(self.traces)
+
+    def mean_path_ms(self, key: PathKey) -> float:
+        return self.path.get(key, 0) / max(1, self.sampled) / 1e6
+
+    def mean_root_ms(self) -> float:
+        return self.sampled_root_ns / max(1, self.sampled) / 1e6
+
+
+def _callee(table: SpanTable, i: int) -> str | None:
+    """The service a client-like span called: its first child in another service."""
+    svc = table.spans[i].service
+    parent = table.parent
+    for j in table.members[table.tix[i]]:
+        if parent[j] == i and table.spans[j].service != svc:
+            return table.spans[j].service
+    return None
+
+
+def _retried(table: SpanTable, i: int) -> bool:
+    """Did the caller call again after this failure? (a sibling call to the same operation
+    starting after the failed one ended)"""
+    spans, parent = table.spans, table.parent
+    c = i
+    if spans[i].kind != _CLIENT:
+        p = parent[i]
+        if p < 0 or not table.calls_out[p]:
+            return False
+        c = p
+    grand = parent[c]
+    if grand < 0:
+        return False
+    name, done = spans[c].name, table.end[c]
+    return any(parent[j] == grand and j != c and spans[j].name == name
+               and table.start[j] >= done for j in table.members[table.tix[c]])
+
+
+def blame_target(table: SpanTable, i: int) -> tuple[str, str]:
+    """(component, kind) a failing or slow span points at: its service, the callee of a
+    client span, or the uninstrumented peer of a leaf client span."""
+    s = table.spans[i]
+    if table.calls_out[i] and (s.kind == _CLIENT or s.kind == SpanKind.UNSPECIFIED):
+        callee = _callee(table, i)
+        if callee:
+            return callee, "service"
+    if not table.has_child[i] and calls_peer(s):
+        peer = peer_name(s)
+        if peer and peer != s.service:
+            return peer, peer_kind(s)
+    if s.kind == _CLIENT and table.has_child[i]:
+        callee = _callee(table, i)
+        if callee:
+            return callee, "service"
+    return s.service, "service"
+
+
+def _resource_key(span: Span) -> ResKey:
+    res = span.resource
+    inst = None
+    if res:
+        for key in ("k8s.pod.name", "host.name", "service.instance.id", "container.id"):
+            v = res.get(key)
+            if v:
+                inst = str(v)
+                break
+        ver = res.get("service.version")
+        return (span.service, inst, str(ver) if ver else None)
+    return (span.service, None, None)
+
+
+def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> WindowStats:
+    """Aggregate one window (a set of traces of one table)."""
+    ws = WindowStats(table, traces)
+    spans, parent, flag, svc_col = table.spans, table.parent, table.flag, table.service
+    start, end, members, roots = table.start, table.end, table.members, table.roots
+    calls_out, has_child, kind_col = table.calls_out, table.has_child, table.kind
+    calls = ws.calls
+    res_acc = ws.res_acc
+    edges = ws.edges
+    peer_calls: dict[str, str] = ws.peer_kind
+    peer_cache: dict[int, str | None] = {}
+    key_cache: dict[int, ResKey] = {}
+    failing_parents: set[int] = set()
+    origin_spans: list[int] = []
+    lo = hi = None
+    for t in traces:
+        r = roots[t]
+        rs = spans[r]
+        key = (rs.service, rs.name)
+        agg = ws.entries.get(key)
+        if agg is None:
+            agg = ws.entries[key] = EntryAgg()
+        agg.durations.append(end[r] - start[r])
+        if flag[r] == ERROR:
+            agg.errors += 1
+            ws.failed_traces += 1
+        elif flag[r] == USER_ERROR:
+            agg.user_errors += 1
+        if lo is None or start[r] < lo:
+            lo = start[r]
+        if hi is None or end[r] > hi:
+            hi = end[r]
+        for i in members[t]:
+            s = spans[i]
+            st = start[i]
+            d = end[i] - st
+            res = s.resource
+            rid = id(res)
+            rkey = key_cache.get(rid)
+            if rkey is None or rkey[0] != svc_col[i]:
+                rkey = key_cache[rid] = _resource_key(s)
+            acc = res_acc.get(rkey)
+            if acc is None:
+                res_acc[rkey] = [1, d, st]
+            else:
+                acc[0] += 1
+                acc[1] += d
+                if st < acc[2]:
+                    acc[2] = st
+            p = parent[i]
+            if p >= 0:
+                ps = svc_col[p]
+                if ps != svc_col[i]:
+                    e = edges.get((ps, svc_col[i]))
+                    if e is None:
+                        e = edges[(ps, svc_col[i])] = [0, 0, 0]
+                    e[0] += 1
+                    gap = (end[p] - start[p]) - d
+                    if gap > 0:
+                        e[1] += gap
+                    e[2] += d
+            if not has_child[i]:
+                k = kind_col[i]
+                if k in (_CLIENT, _PRODUCER) or (k != SpanKind.SERVER and calls_peer(s)):
+                    aid = id(s.attributes)
+                    if aid in peer_cache:
+                        peer = peer_cache[aid]
+                    else:
+                        peer = peer_cache[aid] = peer_name(s)
+                    if peer and peer != svc_col[i]:
+                        calls[peer] = calls.get(peer, 0) + 1
+                        if peer not in peer_calls:
+                            peer_calls[peer] = peer_kind(s)
+                            system = db_system(s.attributes)
+                            if system:
+                                ws.peer_system[peer] = system
+                        ws.peer_dur[peer] = ws.peer_dur.get(peer, 0) + d
+                        ws.graph.add((svc_col[i], peer))
+            if flag[i]:
+                origin_spans.append(i)
+                if p >= 0:
+                    failing_parents.add(p)
+    for rkey, acc in res_acc.items():
+        calls[rkey[0]] = calls.get(rkey[0], 0) + acc[0]
+    ws.start_ns = lo or 0
+    ws.end_ns = hi or 0
+    for (a, b) in edges:
+        ws.graph.add((a, b))
+
+    for i in origin_spans:
+        if i in failing_parents:
+            continue
+        target, _kind = blame_target(table, i)
+        o = ws.origins.get(target)
+        if o is None:
+            o = ws.origins[target] = OriginErrors()
+        s = spans[i]
+        if flag[i] == USER_ERROR:
+            o.user_errors += 1
+        else:
+            o.errors += 1
+            if ws.first_error_ns is None or start[i] < ws.first_error_ns:
+                ws.first_error_ns = start[i]
+                ws.first_error_span = i
+        if flag[roots[table.tix[i]]] == 0:
+            o.absorbed += 1
+        if s.kind == _CLIENT and is_timeout(s):
+            o.timeouts += 1
+        if _retried(table, i):
+            o.retried += 1
+        if len(o.examples) < 8:
+            o.examples.append(i)
+        if target == s.service:
+            rkey = _resource_key(s)
+            o.by_resource[rkey] = o.by_resource.get(rkey, 0) + 1
+        o.operations[s.name] = o.operations.get(s.name, 0) + 1
+
+    # Critical paths on an even sample of the window's traces.
+    step = max(1, len(traces) // max(1, max_path_traces))
+    path, lead = ws.path, ws.lead
+    for t in traces[::step]:
+        r = roots[t]
+        children = table.children_of(t)
+        ws.sampled += 1
+        ws.sampled_root_ns += end[r] - start[r]
+        for idx, ns, ld in critical_path(table, r, children):
+            if ns <= 0:
+                continue
+            s = spans[idx]
+            svc = s.service
+            k = s.kind
+            hop: PathKey
+            if (calls_out[idx] and k != SpanKind.SERVER) or (k == _CLIENT and has_child[idx]):
+                # A client span's own time is the gap: network, queues, connection setup.
+                callee = next((spans[c].service for c in children.get(idx, ())
+                               if spans[c].service != svc), svc)
+                hop = ("edge", svc, callee)
+            elif not has_child[idx] and calls_peer(s):
+                hop = ("peer", svc, peer_name(s) or s.name)
+            else:
+                hop = ("self", svc, s.name)
+                if ld:
+                    lead[hop] = lead.get(hop, 0) + ld
+            path[hop] = path.get(hop, 0) + ns
+    return ws

@@ -1,0 +1,45 @@
+"""Finding the incident start inside one export."""
+
+from __future__ import annotations
+
+from incident.analysis.windows import find_change, percentile
+
+S = 1_000_000_000
+
+
+def test_latency_step_is_found_near_where_it_happens() -> None:
+    """A jump in entry-point latency two thirds of the way through is located."""
+    times = [k * S for k in range(600)]
+    durs = [(50 if k < 400 else 400) * 1_000_000 + (k % 7) * 1_000_000 for k in range(600)]
+    cp = find_change(times, durs, [False] * 600, [])
+    assert cp is not None and abs(cp.start_ns - 400 * S) <= 20 * S
+
+
+def test_error_step_is_found() -> None:
+    """A jump in the failing share is located even when latency stays flat."""
+    times = [k * S for k in range(600)]
+    failed = [k >= 300 and k % 3 == 0 for k in range(600)]
+    cp = find_change(times, [10_000_000] * 600, failed, [])
+    assert cp is not None and abs(cp.start_ns - 300 * S) <= 20 * S
+
+
+def test_flat_series_has_no_change() -> None:
+    """Without a change and without alerts there is no in-file baseline."""
+    times = [k * S for k in range(600)]
+    durs = [(50 + (k * 37) % 11) * 1_000_000 for k in range(600)]
+    assert find_change(times, durs, [False] * 600, []) is None
+
+
+def test_alert_hint_splits_a_flat_series_before_the_alert() -> None:
+    """With no visible change, an alert inside the export sets the start a little before
+    it fired (alert rules wait before firing)."""
+    times = [k * S for k in range(1200)]
+    cp = find_change(times, [10_000_000] * 1200, [False] * 1200, [900 * S])
+    assert cp is not None and 500 * S <= cp.start_ns < 900 * S
+
+
+def test_percentile_nearest_rank() -> None:
+    """Nearest-rank percentiles on small samples."""
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5) == 3.0
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.99) == 5.0
+    assert percentile([], 0.5) == 0.0
