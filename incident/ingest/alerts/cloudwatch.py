@@ -49,7 +49,7 @@ def _decode(message: Any) -> Any:
         return message
     try:
         return msgspec.json.decode(message)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return message
 
 

@@ -130,7 +130,7 @@ def _read_lines(
         if line[0] == "{":
             try:
                 obj = decode(line)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):
                 if strict_json:
                     skipped += 1
                     continue
@@ -175,7 +175,7 @@ def _object_records(
 def _read_document(text: str, name: str, ctx: TextContext) -> tuple[list[LogRecord], int, int]:
     try:
         doc = msgspec.json.decode(text)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise FormatError(name, f"malformed JSON: {exc}", EXPECTED) from exc
     items: list[Any]
     if isinstance(doc, dict):
@@ -210,7 +210,8 @@ def _read_document(text: str, name: str, ctx: TextContext) -> tuple[list[LogReco
 def _decode_line(line: str) -> Any:
     try:
         return msgspec.json.decode(line)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
+        # Absurd nesting is not a log line; msgspec signals its depth limit this way.
         return None
 
 
@@ -246,7 +247,7 @@ def _sniff_array(head: str) -> str | None:
     """A JSON array is logs when its first object reads as a log record and not as a span."""
     try:
         doc = msgspec.json.decode(head)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         doc = None
     if isinstance(doc, list):
         objs = [item for item in doc[:50] if isinstance(item, dict)]

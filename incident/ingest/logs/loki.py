@@ -77,7 +77,7 @@ def _record(
     if line.startswith("{"):
         try:
             inner = msgspec.json.decode(line)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             inner = None
         if isinstance(inner, dict):
             record = record_from_object(inner, source)

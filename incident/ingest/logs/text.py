@@ -125,7 +125,7 @@ def _embedded_json(message: str, source: str, time_ns: int | None) -> LogRecord 
         return None
     try:
         obj = msgspec.json.decode(message)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     if not isinstance(obj, dict):
         return None
