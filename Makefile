@@ -23,6 +23,8 @@ demo: $(VENV)/.installed
 	@echo "postmortem written to postmortem.md"
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check incident tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -37,18 +37,18 @@ _state = {"debug": False}
 T = TypeVar("T")
 
 
-class DiagnoseFormat(str, Enum):
+class DiagnoseFormat(StrEnum):
     md = "md"
     json = "json"
     text = "text"
 
 
-class InspectFormat(str, Enum):
+class InspectFormat(StrEnum):
     json = "json"
     text = "text"
 
 
-class TriageFormat(str, Enum):
+class TriageFormat(StrEnum):
     md = "md"
     json = "json"
     text = "text"
@@ -167,7 +167,9 @@ def diagnose(
     ] = None,
     ai: Annotated[
         bool | None,
-        typer.Option("--ai/--no-ai", help="Ask Claude (default: on when ANTHROPIC_API_KEY is set)."),
+        typer.Option(
+            "--ai/--no-ai", help="Ask Claude (default: on when ANTHROPIC_API_KEY is set)."
+        ),
     ] = None,
     model: Annotated[
         str | None, typer.Option("--model", envvar="INCIDENT_MODEL", help="Claude model id.")
@@ -176,7 +178,9 @@ def diagnose(
         float, typer.Option("--ai-timeout", min=1.0, help="Seconds per model attempt.")
     ] = 60.0,
     max_digest_tokens: MaxTokensOpt = 8000,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not reuse cached answers.")] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not reuse cached answers.")
+    ] = False,
     require_ai: Annotated[
         bool, typer.Option("--require-ai", help="Exit 3 when the AI step fails.")
     ] = False,
@@ -207,7 +211,9 @@ def diagnose(
         else:
             render_console(report)
     if require_ai and report.ai.status != "ok":
-        raise AIError(f"the AI step did not succeed ({report.ai.reason}) and --require-ai was given")
+        raise AIError(
+            f"the AI step did not succeed ({report.ai.reason}) and --require-ai was given"
+        )
 
 
 def _read_template(template: Path | None) -> str | None:
@@ -379,7 +385,7 @@ def main() -> None:
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): nothing left to say to it.
         os._exit(0)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: report, exit 1
+    except Exception as exc:  # the last line of defence: report a bug, exit 1
         if _state["debug"]:
             raise
         print(

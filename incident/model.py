@@ -104,7 +104,8 @@ class LogRecord(msgspec.Struct, gc=False):
 class Alert(msgspec.Struct, gc=False):
     """One alert from any pager or monitoring tool, mapped to one shape."""
 
-    source: str  # alertmanager|grafana|pagerduty|opsgenie|cloudwatch|gcp-monitoring|sentry|datadog|generic
+    # alertmanager|grafana|pagerduty|opsgenie|cloudwatch|gcp-monitoring|sentry|datadog|generic
+    source: str
     status: str  # firing|resolved|acknowledged|...
     name: str
     severity: str | None = None
@@ -125,7 +126,8 @@ class InputInfo(msgspec.Struct):
 
     path: str
     kind: str  # traces|logs|alerts
-    format: str  # otlp-json|otlp-jsonl|otlp-proto|jaeger|zipkin|otlp-logs|jsonl|text|alertmanager|...
+    # otlp-json|otlp-jsonl|otlp-proto|jaeger|zipkin|otlp-logs|jsonl|text|alertmanager|...
+    format: str
     records: int
     skipped: int = 0
     notes: list[str] = msgspec.field(default_factory=list)

@@ -269,7 +269,9 @@ _PHONE_CONTEXT = re.compile(
     r"(?i)(?:phone|tel|telephone|mobile|cell|fax|call|sms|whatsapp|msisdn|contact)\b[^\w\n]{0,3}"
     r"(?:number|no\.?|nr\.?|#)?[^\w\n]{0,3}$"
 )
-_UNIT_AFTER = re.compile(r"\s?(?:ms|s|us|µs|ns|sec|secs|seconds|min|%|kb|mb|gb|kib|mib|gib)\b", re.I)
+_UNIT_AFTER = re.compile(
+    r"\s?(?:ms|s|us|µs|ns|sec|secs|seconds|min|%|kb|mb|gb|kib|mib|gib)\b", re.I
+)
 _DATE_LIKE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|^\d{1,2}[-/.]\d{1,2}[-/.]\d{4}$")
 
 
