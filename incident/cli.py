@@ -91,12 +91,33 @@ def _progress() -> Callable[[str, int, int], None] | None:
     return progress_reporter(True)
 
 
-def _load(
-    inputs: list[str], logs: list[str] | None, alerts: list[str] | None
-) -> Bundle:
+def _input_bytes(paths: list[str]) -> int:
+    total = 0
+    for path in paths:
+        p = Path(path)
+        if p.is_file():
+            total += p.stat().st_size
+        elif p.is_dir():
+            total += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    return total
+
+
+def _load(inputs: list[str], logs: list[str] | None, alerts: list[str] | None) -> Bundle:
     from incident.ingest import load
 
-    return load(inputs, logs or (), alerts or (), progress=_progress())
+    paths = [*inputs, *(logs or ()), *(alerts or ())]
+    # Big inputs take seconds to read: say so on a terminal, stay quiet in pipes and CI.
+    chatty = sys.stderr.isatty() and _input_bytes(paths) > 20 * 2**20
+    started = time.monotonic()
+    if chatty:
+        _notice(f"reading {_input_bytes(paths) / 2**20:.0f} MB from {len(paths)} input(s)...")
+    bundle = load(inputs, logs or (), alerts or (), progress=_progress())
+    if chatty:
+        _notice(
+            f"read {len(bundle.spans):,} spans, {len(bundle.logs):,} log records and "
+            f"{len(bundle.alerts):,} alerts in {time.monotonic() - started:.1f}s; analysing..."
+        )
+    return bundle
 
 
 def _diagnose_bundle(

@@ -15,7 +15,7 @@ from rich.console import Console, Group, JustifyMethod, RenderableType
 from rich.panel import Panel
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TaskID,
     TextColumn,
@@ -439,7 +439,7 @@ class _ProgressBars:
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
+            MofNCompleteColumn(),
             TimeRemainingColumn(),
             console=console,
             transient=True,
@@ -449,15 +449,17 @@ class _ProgressBars:
 
     def __call__(self, label: str, done: int, total: int) -> None:
         size = total if total > 0 else None
-        if label not in self._tasks:
+        # One bar for the whole read: the label names the input being read now.
+        key = "inputs"
+        if key not in self._tasks:
             if not self._running:
                 self._progress.start()
                 self._running = True
                 atexit.register(self.close)
-            self._tasks[label] = self._progress.add_task(label, total=size)
-        self._progress.update(self._tasks[label], completed=done, total=size)
+            self._tasks[key] = self._progress.add_task(label, total=size)
+        self._progress.update(self._tasks[key], completed=done, total=size, description=label)
         if size is not None and done >= size:
-            self._progress.update(self._tasks[label], visible=False)
+            self._progress.update(self._tasks[key], visible=False)
         if all(t.finished or not t.visible for t in self._progress.tasks):
             self.close()
 
@@ -474,7 +476,7 @@ def _silent(label: str, done: int, total: int) -> None:
 def progress_reporter(
     enabled: bool, *, file: TextIO | None = None
 ) -> Callable[[str, int, int], None]:
-    """A callback (label, done bytes, total bytes; total <= 0 when unknown) for long reads.
+    """A callback (label, done, total inputs; total <= 0 when unknown) for long reads.
 
     It draws rich progress bars on stderr (or `file`) only when enabled and that stream is a
     terminal; otherwise it does nothing, so pipes and CI logs stay clean.
