@@ -80,6 +80,7 @@ class _Run:
         self.change: ChangePoint | None = None
         self.inc: WindowStats
         self.base: WindowStats | None = None
+        self.ordered: list[Candidate] = []
 
     # -- windows ----------------------------------------------------------------------
     def split(self) -> None:
@@ -124,7 +125,13 @@ class _Run:
     # -- root causes ------------------------------------------------------------------
     def causes(self) -> list[Candidate]:
         ordered, self.added = rank(self.inc, self.base, self.config)
-        top = [c for c in ordered if c.score > 0.0][: self.config.max_root_causes]
+        self.ordered = ordered
+        scored = [c for c in ordered if c.score > 0.0]
+        # A candidate that adds no new failures and under 2% of the added latency explains
+        # nothing a responder should look at; keep one only if nothing else is left.
+        top = [c for c in scored if c.err_new + c.user_new > 0 or c.kind == "deploy"
+               or c.lat_share >= 0.02 or c.symptom_of] or scored[:1]
+        top = top[: self.config.max_root_causes]
         if not top:
             top = self.fallback(ordered)
         return top
@@ -231,20 +238,37 @@ class _Run:
             return f"Version {c.version} of {c.component} fails where older versions do not."
         if c.instance:
             return f"{where} misbehaves on one instance, {c.instance}; its peers are healthy."
-        text = {
-            "client-input": f"{where} rejects a surge of invalid client requests (4xx); the "
-                            f"service itself is healthy.",
-            "saturation": f"Requests queue inside {where} before its database calls "
-                          f"(connection pool or worker saturation).",
-            "network": f"The network path to {c.component} got slower: edge gaps grew while "
-                       f"its own work stayed fast.",
-            "error": f"New {c.category} failures originate in {where}.",
-            "latency": f"{where} got slower and explains most of the added request latency.",
-        }.get(c.kind, f"{where} is the most likely origin.")
+        compared = self.base is not None
+        share = _share(c.lat_share)
+        added = (f"explains {share} of the added request latency (+{c.latency:.0f} ms per "
+                 f"request)" if compared else
+                 f"takes {share} of critical-path time ({c.latency:.0f} ms per request; no "
+                 f"baseline to compare with)")
+        failures = (f"{c.errors} during the incident, {c.baseline_errors} before"
+                    if compared else f"{c.errors} in the export")
+        if c.kind == "latency" and c.errors and c.timeouts >= 0.5 * c.errors:
+            text = (f"Callers time out waiting for {where}: {c.timeouts} calls gave up "
+                    f"({failures}).")
+        else:
+            text = {
+                "client-input": f"{where} rejects a surge of invalid client requests (4xx): "
+                                f"{failures}; the service itself is healthy.",
+                "saturation": f"Requests queue inside {where} before its database calls "
+                              f"(connection pool or worker saturation); it {added}.",
+                "network": f"The network path to {c.component} got slower while its own work "
+                           f"stayed fast; it {added}.",
+                "dependency": f"{c.component} could not be reached: {c.unreachable} calls from "
+                              f"{_join(c.callers)} never connected (unavailable, refused or "
+                              f"unresolvable); {failures}.",
+                "error": f"New {c.category} failures originate in {where}: {failures}.",
+                "latency": f"{where} got slower: it {added}." if compared else
+                           f"{where} {added}.",
+            }.get(c.kind, f"{where} is the most likely origin.")
         if c.symptom_of:
             text += f" Likely a symptom of {c.symptom_of}."
         if c.category == "partial" and c.kind == "error":
-            text = f"{where} fails, but its callers fall back: users are not affected."
+            text = (f"{where} fails, but its callers fall back: users are not affected "
+                    f"({failures}).")
         return text
 
     # -- impact -----------------------------------------------------------------------
@@ -306,7 +330,8 @@ class _Run:
         if not causes or not self.inc.n_traces:
             return BlastRadius()
         cause = causes[0].component
-        graph = self.inc.graph
+        # Sorted: a set's order changes with PYTHONHASHSEED and the report must not.
+        graph = sorted(self.inc.graph)
         upstream: list[str] = []
         frontier = [cause]
         seen = {cause}
@@ -581,12 +606,17 @@ class _Run:
             add(self.change.end_ns, "analysis", "Recovery: entry points back to baseline")
         elif inc.n_traces:
             add(inc.start_ns, "trace", "First trace of the incident export")
-        if inc.first_error_ns is not None and inc.first_error_span >= 0:
-            s = t.spans[inc.first_error_span]
-            eid = self.ev.add("span", _span_ref(t, inc.first_error_span),
-                              f"{s.service} {s.name}: {error_text(s)}")
-            add(inc.first_error_ns, "trace", f"First error: {s.service} {s.name} — "
-                                            f"{error_text(s)[:120]}", [eid])
+        # The incident's first error comes from a new or surging source; one that failed at
+        # the same rate before is background (listed with the failures that predate it).
+        new_sources = [c for c in self.ordered if c.err_new + c.user_new > 0
+                       and c.first_span >= 0 and c.first_ns is not None]
+        first = min(new_sources, key=lambda c: (c.first_ns or 0, c.component), default=None)
+        if first is not None:
+            i = first.first_span
+            s = t.spans[i]
+            eid = self.ev.add("span", _span_ref(t, i), f"{s.service} {s.name}: {error_text(s)}")
+            add(first.first_ns, "trace", f"First error: {s.service} {s.name} — "
+                                         f"{error_text(s)[:120]}", [eid])
         for a in alerts:
             if a.starts_at:
                 ev.append((0, TimelineEvent(time=a.starts_at, source="alert",
@@ -635,6 +665,19 @@ class _Run:
             + t.cycles, logs=len(self.bundle.logs), log_lines_skipped=q.log_lines_skipped,
             alerts=len(self.bundle.alerts), warnings=warnings[:50],
         )
+
+
+def _share(x: float) -> str:
+    return "under 1%" if x < 0.01 else f"{x:.0%}"
+
+
+def _join(names: list[str]) -> str:
+    """"a", "a and b", "a, b and c", "a, b, c and 2 more"."""
+    if not names:
+        return "its callers"
+    if len(names) > 3:
+        return ", ".join(names[:3]) + f" and {len(names) - 3} more"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
 def _link_evidence(rep: Report) -> None:

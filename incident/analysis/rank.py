@@ -40,6 +40,20 @@ class Candidate:
     examples: list[int] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)
     symptom_of: str | None = None
+    spread: float = 1.0  # failing spans each of its failures accounts for, on average
+    unreachable: int = 0  # calls to it that never connected
+    callers: list[str] = field(default_factory=list)
+    first_ns: int | None = None
+    first_span: int = -1
+    # Share of the added request latency it explains (of all request time without a baseline).
+    lat_share: float = 0.0
+
+    @property
+    def err_weight(self) -> float:
+        """The new failing spans it explains: its own new failures times the failing spans
+        above each of them, so a failure that broke the request path outweighs one that
+        stayed where it started."""
+        return (self.err_new + self.user_new) * min(self.spread, 8.0)
 
     @property
     def latency(self) -> float:
@@ -59,7 +73,8 @@ def _attribute_latency(cands: dict[str, Candidate], inc: WindowStats,
                        base: WindowStats | None) -> dict[tuple[str, str, str], float]:
     added: dict[tuple[str, str, str], float] = {}
     keys = set(inc.path) | (set(base.path) if base else set())
-    for key in keys:
+    # Sorted: candidate order feeds float sums and ties, which must not follow hash order.
+    for key in sorted(keys):
         d = inc.mean_path_ms(key) - (base.mean_path_ms(key) if base else 0.0)
         added[key] = d
         if d <= 0:
@@ -87,34 +102,43 @@ def _new_errors(cands: dict[str, Candidate], inc: WindowStats, base: WindowStats
         c.timeouts = o.timeouts
         c.examples = list(o.examples)
         c.absorbed = o.absorbed / max(1, o.errors + o.user_errors)
+        c.spread = o.explained / max(1, o.errors + o.user_errors)
+        c.unreachable = o.unreachable
+        c.callers = sorted(o.callers, key=lambda k: (-o.callers[k], k))
+        c.first_ns, c.first_span = o.first_ns, o.first_span
         calls = inc.calls.get(name, 0) or (o.errors + o.user_errors)
         b: OriginErrors | None = base.origins.get(name) if base else None
         for attr in ("errors", "user_errors"):
             now = getattr(o, attr)
-            expected = 0.0
-            if base is not None and b is not None:
-                b_calls = base.calls.get(name, 0) or getattr(b, attr)
-                expected = getattr(b, attr) / max(1, b_calls) * calls
-                c.baseline_errors += getattr(b, attr)
-            # An error that was failing at the same rate before is background, not the cause.
-            new = now - expected
             before = getattr(b, attr) if b is not None else 0
+            if b is not None:
+                c.baseline_errors += before
+            new = float(now)
             if base is not None and (b is not None or base.calls.get(name, 0)):
-                # Two-proportion test: is the failure rate really higher than before?
-                n1, n2 = max(1, base.calls.get(name, 0)), max(1, calls)
-                p1, p2 = before / n1, now / n2
-                pooled = (before + now) / (n1 + n2)
-                se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / n1 + 1 / n2))
-                z = (p2 - p1) / se
-                if now < expected * config.error_rate_growth or z < 2.0:
-                    new = 0.0
-                else:
-                    # Barely significant growth counts for less than a clear jump.
-                    new *= min(1.0, (z - 1.5) / 2.5)
+                # An error that was failing at the same rate before is background, not the
+                # cause. The rate is judged per call and per request: a dependency that was
+                # always broken but now gets far more of the traffic fails more requests.
+                per_call = _growth(now, calls, before, base.calls.get(name, 0) or before, config)
+                per_request = _growth(now, inc.n_traces, before, base.n_traces, config)
+                new = max(per_call, per_request)
             if attr == "errors":
                 c.err_new = new
             else:
                 c.user_new = new
+
+
+def _growth(now: int, n_now: int, before: int, n_before: int, config: AnalysisConfig) -> float:
+    """Failures beyond what the baseline rate predicts, 0 unless the rise is significant."""
+    expected = before / max(1, n_before) * n_now
+    n1, n2 = max(1, n_before), max(1, n_now)
+    p1, p2 = before / n1, now / n2
+    pooled = (before + now) / (n1 + n2)
+    se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / n1 + 1 / n2))
+    z = (p2 - p1) / se  # two-proportion test: is the failure rate really higher than before?
+    if now < expected * config.error_rate_growth or z < 2.0:
+        return 0.0
+    # Barely significant growth counts for less than a clear jump.
+    return (now - expected) * min(1.0, (z - 1.5) / 2.5)
 
 
 def rank(inc: WindowStats, base: WindowStats | None, config: AnalysisConfig) -> tuple[
@@ -123,20 +147,25 @@ def rank(inc: WindowStats, base: WindowStats | None, config: AnalysisConfig) -> 
     cands: dict[str, Candidate] = {}
     added = _attribute_latency(cands, inc, base)
     _new_errors(cands, inc, base, config)
+    instrumented = {k[0] for k in inc.res_acc}
     for name, kind in inc.peer_kind.items():
         if name in cands:
-            cands[name].ctype = kind
+            # A peer that emits spans of its own is one of our services, not an external API.
+            cands[name].ctype = "service" if name in instrumented else kind
 
     base_root = base.mean_root_ms() if base else 0.0
     total_added = inc.mean_root_ms() - base_root
     lat_pool = sum(c.latency for c in cands.values()) or 1e-9
     lat_mag = min(1.0, max(0.0, total_added) / max(base_root, 1.0)) if base else 0.3
     err_pool = sum(c.err_new + c.user_new for c in cands.values()) or 1e-9
+    weight_pool = sum(c.err_weight for c in cands.values()) or 1e-9
     # A handful of failures is weak evidence however large a share of few traces it is.
     err_mag = min(1.0, err_pool / max(1, inc.n_traces) * 4.0) * min(1.0, err_pool / 5.0)
     for c in cands.values():
         c.lat_score = lat_mag * min(1.0, c.latency / lat_pool)
-        c.err_score = err_mag * min(1.0, (c.err_new + c.user_new) / err_pool)
+        c.lat_share = min(1.0, c.latency / (total_added if base and total_added > 0
+                                            else lat_pool))
+        c.err_score = err_mag * min(1.0, c.err_weight / weight_pool)
         c.score = 1.0 - (1.0 - c.lat_score) * (1.0 - c.err_score)
         if base is None:
             c.score *= 0.7  # nothing to compare with: the ranking is a weaker guess
@@ -240,6 +269,12 @@ def _describe(c: Candidate, inc: WindowStats, base: WindowStats | None,
             c.kind, c.category, c.origin = "client-input", "permanent", "user"
         elif c.timeouts >= 0.5 * max(1, c.errors):
             c.kind, c.category = "latency", "transient"
+        elif c.unreachable >= 0.5 * max(1, c.errors) and c.ctype in ("service", "external"):
+            # Calls that never connected say nothing about the peer's own code: it is down,
+            # unresolvable or cut off. (A store keeps kind "error": its actions differ.)
+            c.kind, c.category = "dependency", "transient"
+            c.facts.append(f"{c.unreachable} calls from {', '.join(c.callers[:5])} never connected "
+                           f"(unavailable, refused or unresolvable)")
         else:
             c.kind = "error"
             cats = Counter(classify(spans[i], ERROR)[0] for i in c.examples)

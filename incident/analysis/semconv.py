@@ -3,6 +3,7 @@ into category (transient/permanent/partial/fatal) and origin by what it says."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from incident.model import Span, SpanKind, StatusCode
@@ -124,6 +125,44 @@ def classify(span: Span, flag: int) -> tuple[Category, Origin]:
     return ("permanent" if text else "transient"), origin
 
 
+# Words of a call that never reached its peer: refused, unresolvable, no route, no upstream.
+_CONNECTION_WORDS = ("connection refused", "econnrefused", "name resolution", "nameresolution",
+                     "no such host", "error while dialing", "no healthy upstream",
+                     "upstream connect error", "enotfound", "getaddrinfo", "no route to host",
+                     "ehostunreach", "failed to connect", "could not connect",
+                     "unable to connect", "no connection established", "unknownhostexception",
+                     "connectexception", "code = unavailable", "14 unavailable")
+# Where error messages name the host a client failed to reach, most specific first.
+_PEER_IN_TEXT = (
+    re.compile(r"dns:(?:/{0,3})([A-Za-z][\w.-]*)"),
+    re.compile(r"lookup ([A-Za-z][\w.-]*) on "),
+    re.compile(r"host='([A-Za-z][\w.-]*)'"),
+    re.compile(r"ENOTFOUND ([A-Za-z][\w.-]*)"),
+    re.compile(r"dial tcp ([A-Za-z][\w.-]*):\d+"),
+)
+
+
+def is_connection_failure(span: Span) -> bool:
+    """A call that failed before any peer answered: gRPC UNAVAILABLE, refused or unresolvable
+    connections, a proxy without a healthy upstream."""
+    attrs = span.attributes
+    code, grpc = status_code(attrs) if attrs else (-1, False)
+    if grpc and code == 14:
+        return True
+    text = error_text(span).lower()
+    return any(w in text for w in _CONNECTION_WORDS)
+
+
+def peer_in_text(span: Span) -> str | None:
+    """The host named in a connection error ("dns:cartservice:7070" -> "cartservice")."""
+    text = error_text(span)
+    for pattern in _PEER_IN_TEXT:
+        m = pattern.search(text)
+        if m:
+            return m.group(1).rstrip(".").lower()
+    return None
+
+
 def is_timeout(span: Span) -> bool:
     attrs = span.attributes
     code, grpc = status_code(attrs) if attrs else (-1, False)
@@ -179,11 +218,14 @@ def is_external(span: Span) -> bool:
 
 
 def peer_kind(span: Span) -> str:
-    """db, cache or external, for a client span without an instrumented callee."""
+    """db, cache, service or external, for a client span without an instrumented callee."""
     attrs = span.attributes
     system = db_system(attrs) if attrs else None
     if system:
         return "cache" if system.lower() in CACHE_SYSTEMS else "db"
+    if attrs and attrs.get("rpc.service") and not attrs.get("peer.service"):
+        # An RPC service interface ("oteldemo.CartService") is one of our own services.
+        return "service"
     return "external"
 
 

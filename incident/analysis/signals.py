@@ -4,6 +4,7 @@ mean critical-path time per hop over a sample of traces. One linear pass per win
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from incident.analysis.critical_path import critical_path
@@ -12,7 +13,9 @@ from incident.analysis.semconv import (
     USER_ERROR,
     calls_peer,
     db_system,
+    is_connection_failure,
     is_timeout,
+    peer_in_text,
     peer_kind,
     peer_name,
 )
@@ -37,6 +40,11 @@ class OriginErrors:
     absorbed: int = 0  # in traces whose entry point still succeeded
     timeouts: int = 0
     retried: int = 0  # failed calls the caller tried again
+    unreachable: int = 0  # client calls that never reached the peer (refused, DNS, no route)
+    explained: int = 0  # failing spans these failures account for, themselves included
+    first_ns: int | None = None
+    first_span: int = -1
+    callers: dict[str, int] = field(default_factory=dict)
     examples: list[int] = field(default_factory=list)
     by_resource: dict[ResKey, int] = field(default_factory=dict)
     operations: dict[str, int] = field(default_factory=dict)
@@ -123,6 +131,8 @@ def blame_target(table: SpanTable, i: int) -> tuple[str, str]:
             return callee, "service"
     if not table.has_child[i] and calls_peer(s):
         peer = peer_name(s)
+        if not peer and is_connection_failure(s):
+            peer = peer_in_text(s)
         if peer and peer != s.service:
             return peer, peer_kind(s)
     if s.kind == _CLIENT and table.has_child[i]:
@@ -132,18 +142,78 @@ def blame_target(table: SpanTable, i: int) -> tuple[str, str]:
     return s.service, "service"
 
 
-def _resource_key(span: Span) -> ResKey:
-    res = span.resource
-    inst = None
-    if res:
-        for key in ("k8s.pod.name", "host.name", "service.instance.id", "container.id"):
-            v = res.get(key)
-            if v:
-                inst = str(v)
+def _broken_context(table: SpanTable, failing: list[int], relaying: set[int]) -> dict[int, int]:
+    """Failing traces that continue a failing leaf server span of the same service: a framework
+    that lost the trace context (Next.js is a known case) starts a new trace inside the
+    request. Maps the new trace's root to the leaf it continues."""
+    spans, parent, start, end, has_child = (table.spans, table.parent, table.start,
+                                            table.end, table.has_child)
+    leaves = [i for i in failing if not has_child[i] and i not in relaying
+              and spans[i].kind == SpanKind.SERVER]
+    if not leaves:
+        return {}
+    roots: dict[str, list[tuple[int, int]]] = {}
+    for i in failing:
+        s = spans[i]
+        if parent[i] < 0 and not s.parent_id and s.kind == SpanKind.SERVER and has_child[i]:
+            roots.setdefault(s.service, []).append((start[i], i))
+    if not roots:
+        return {}
+    for rows in roots.values():
+        rows.sort()
+    out: dict[int, int] = {}
+    for leaf in sorted(leaves, key=lambda i: (start[i], i)):
+        found = roots.get(spans[leaf].service)
+        if not found:
+            continue
+        rows = found
+        lo, hi = start[leaf], end[leaf]
+        # Same process, same clock: the new root starts and ends inside the leaf.
+        slack = (hi - lo) // 10
+        k = bisect_left(rows, (lo, -1))
+        while k < len(rows) and rows[k][0] <= hi:
+            r = rows[k][1]
+            if r not in out and end[r] <= hi + slack:
+                out[r] = leaf
                 break
-        ver = res.get("service.version")
-        return (span.service, inst, str(ver) if ver else None)
-    return (span.service, None, None)
+            k += 1
+    return out
+
+
+def _failing_ancestors(table: SpanTable, i: int, relays: dict[int, int]) -> int:
+    """How many failing spans one origin failure accounts for: itself and every failing span
+    above it, following a lost trace context back into the request it belongs to."""
+    parent, flag = table.parent, table.flag
+    n = 0
+    j = i
+    for _ in range(256):
+        if flag[j]:
+            n += 1
+        p = parent[j]
+        if p < 0:
+            p = relays.get(j, -1)
+        if p < 0:
+            break
+        j = p
+    return n
+
+
+_INSTANCE_KEYS = ("k8s.pod.name", "host.name", "service.instance.id", "container.id")
+
+
+def _resource_key(span: Span, *, span_attributes: bool = True) -> ResKey:
+    """Where a span ran: resource attributes first, then span attributes, where Zipkin and
+    some agents put the version, pod and host."""
+    sources = (span.resource, span.attributes) if span_attributes else (span.resource,)
+    inst = None
+    for key in _INSTANCE_KEYS:
+        # A pod named in a span tag beats an address-derived id on the resource.
+        inst = next((str(a[key]) for a in sources if a and a.get(key)), None)
+        if inst:
+            break
+    ver = next((str(a["service.version"]) for a in sources if a and a.get("service.version")),
+               None)
+    return (span.service, inst, ver)
 
 
 def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> WindowStats:
@@ -186,7 +256,9 @@ def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> Window
             rid = id(res)
             rkey = key_cache.get(rid)
             if rkey is None or rkey[0] != svc_col[i]:
-                rkey = key_cache[rid] = _resource_key(s)
+                rkey = key_cache[rid] = _resource_key(s, span_attributes=False)
+            if (rkey[1] is None or rkey[2] is None) and s.attributes:
+                rkey = _resource_key(s)  # per span: the resource did not say it all
             acc = res_acc.get(rkey)
             if acc is None:
                 res_acc[rkey] = [1, d, st]
@@ -226,8 +298,6 @@ def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> Window
                         ws.graph.add((svc_col[i], peer))
             if flag[i]:
                 origin_spans.append(i)
-                if p >= 0:
-                    failing_parents.add(p)
     for rkey, acc in res_acc.items():
         calls[rkey[0]] = calls.get(rkey[0], 0) + acc[0]
     ws.start_ns = lo or 0
@@ -235,6 +305,15 @@ def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> Window
     for (a, b) in edges:
         ws.graph.add((a, b))
 
+    # Only the deepest failure counts: a span that failed because something below it failed
+    # relays the error, even with succeeding spans (an internal step) in between.
+    for i in origin_spans:
+        j = parent[i]
+        while j >= 0 and j not in failing_parents:
+            failing_parents.add(j)
+            j = parent[j]
+    relays = _broken_context(table, origin_spans, failing_parents)
+    failing_parents.update(relays.values())
     for i in origin_spans:
         if i in failing_parents:
             continue
@@ -254,6 +333,14 @@ def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> Window
             o.absorbed += 1
         if s.kind == _CLIENT and is_timeout(s):
             o.timeouts += 1
+        if s.kind == _CLIENT and not has_child[i] and is_connection_failure(s):
+            o.unreachable += 1
+        if o.first_ns is None or start[i] < o.first_ns:
+            o.first_ns = start[i]
+            o.first_span = i
+        if target != s.service:
+            o.callers[s.service] = o.callers.get(s.service, 0) + 1
+        o.explained += _failing_ancestors(table, i, relays)
         if _retried(table, i):
             o.retried += 1
         if len(o.examples) < 8:
