@@ -12,6 +12,7 @@ cost grows with size. Usage:
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import statistics
@@ -25,8 +26,12 @@ OUT = ROOT / "bench" / "out"
 EXT = {"otlp-json": "json", "otlp-proto": "pb", "jaeger": "jaeger.json", "zipkin": "zipkin.json"}
 
 
-def measure(cmd: list[str]) -> tuple[float, float]:
-    """Run `cmd`, return (wall seconds, peak RSS in MiB) of that child alone."""
+def measure(cmd: list[str]) -> tuple[float, float, float]:
+    """Run `cmd`, return (wall seconds, peak RSS in MiB, CPU seconds) of that child alone.
+
+    CPU time (user + system) is reported beside wall time: on a machine shared with other
+    work it moves much less from run to run.
+    """
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -36,7 +41,8 @@ def measure(cmd: list[str]) -> tuple[float, float]:
         raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{err}")
     if proc.stderr:
         proc.stderr.close()
-    return wall, usage.ru_maxrss / 1024  # ru_maxrss is KiB on Linux
+    # ru_maxrss is KiB on Linux.
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def generate(spans: int, fmt: str) -> Path:
@@ -70,23 +76,25 @@ def floor_cmd(path: Path) -> list[str]:
     return [sys.executable, str(ROOT / "bench" / "floor.py"), str(path)]
 
 
-def median_pair(samples: list[tuple[float, float]]) -> tuple[float, float]:
-    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+def medians(samples: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    wall, mib, cpu = zip(*samples, strict=True)
+    return statistics.median(wall), statistics.median(mib), statistics.median(cpu)
 
 
 def bench_size(spans: int, fmt: str, runs: int) -> dict[str, float]:
     path = generate(spans, fmt)
-    floor: list[tuple[float, float]] = []
-    tool: list[tuple[float, float]] = []
+    floor: list[tuple[float, float, float]] = []
+    tool: list[tuple[float, float, float]] = []
     for _ in range(runs):  # alternate so drift on a shared machine hits both alike
         if fmt == "otlp-json":
             floor.append(measure(floor_cmd(path)))
         tool.append(measure(tool_cmd(path)))
-    tw, tm = median_pair(tool)
-    row = {"spans": spans, "tool_s": tw, "tool_mib": tm}
+    tw, tm, tc = medians(tool)
+    row = {"spans": spans, "tool_s": tw, "tool_mib": tm, "tool_cpu": tc}
     if floor:
-        fw, fm = median_pair(floor)
-        row.update(floor_s=fw, floor_mib=fm, time_ratio=tw / fw, mem_ratio=tm / fm)
+        fw, fm, fc = medians(floor)
+        row.update(floor_s=fw, floor_mib=fm, floor_cpu=fc, time_ratio=tw / fw, mem_ratio=tm / fm,
+                   cpu_ratio=tc / fc)
     return row
 
 
@@ -108,22 +116,37 @@ def main() -> None:
     )
     print(f"start-up (`incident --help`): {startup(args.runs) * 1000:.0f} ms")
     header = (
-        f"{'format':<11}{'spans':>9}{'tool s':>9}{'tool MiB':>10}"
-        f"{'floor s':>9}{'floor MiB':>10}{'time x':>8}{'mem x':>7}{'us/span':>9}"
+        f"{'format':<11}{'spans':>9}{'tool s':>9}{'cpu s':>8}{'tool MiB':>10}"
+        f"{'floor s':>9}{'cpu s':>8}{'floor MiB':>10}{'time x':>8}{'cpu x':>7}{'mem x':>7}"
+        f"{'us/span':>9}"
     )
     print(header)
     for fmt in args.formats.split(","):
+        rows: list[dict[str, float]] = []
         for spans in sizes:
             r = bench_size(spans, fmt, args.runs)
+            rows.append(r)
             floor = (
-                f"{r['floor_s']:>9.2f}{r['floor_mib']:>10.0f}{r['time_ratio']:>8.2f}"
-                f"{r['mem_ratio']:>7.2f}"
+                f"{r['floor_s']:>9.2f}{r['floor_cpu']:>8.2f}{r['floor_mib']:>10.0f}"
+                f"{r['time_ratio']:>8.2f}{r['cpu_ratio']:>7.2f}{r['mem_ratio']:>7.2f}"
                 if "floor_s" in r
-                else f"{'-':>9}{'-':>10}{'-':>8}{'-':>7}"
+                else f"{'-':>9}{'-':>8}{'-':>10}{'-':>8}{'-':>7}{'-':>7}"
             )
             per_span = r["tool_s"] / spans * 1e6
-            print(f"{fmt:<11}{spans:>9}{r['tool_s']:>9.2f}{r['tool_mib']:>10.0f}{floor}{per_span:>9.1f}")
+            print(
+                f"{fmt:<11}{spans:>9}{r['tool_s']:>9.2f}{r['tool_cpu']:>8.2f}"
+                f"{r['tool_mib']:>10.0f}{floor}{per_span:>9.1f}"
+            )
             sys.stdout.flush()
+        for small, big in itertools.pairwise(rows):
+            # Linear growth reads as time x and memory x close to the size x.
+            print(
+                f"  growth {small['spans']:.0f} -> {big['spans']:.0f} spans "
+                f"(x{big['spans'] / small['spans']:.0f}): "
+                f"time x{big['tool_s'] / small['tool_s']:.1f}, "
+                f"cpu x{big['tool_cpu'] / small['tool_cpu']:.1f}, "
+                f"memory x{big['tool_mib'] / small['tool_mib']:.1f}"
+            )
 
 
 if __name__ == "__main__":

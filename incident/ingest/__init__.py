@@ -59,7 +59,7 @@ def load(
                     bundle.quality.warn(f"skipped {exc}")
             done += 1
             if progress is not None:
-                progress(file, done, total)
+                progress(f"read {file}", done, total)
         if is_dir and not used:
             raise EmptyInputError(path, f"none of its {len(files)} files is recognised", EXPECTED)
     finish(bundle)

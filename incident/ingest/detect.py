@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from incident.errors import EmptyInputError, FormatError, UnreadableInputError
-from incident.ingest import jaeger, otlp_json, zipkin
+from incident.ingest import jaeger, otlp_json, span_csv, zipkin
 from incident.ingest.sources import Blob
 from incident.model import Bundle
 
@@ -21,7 +21,10 @@ _LONG_LINE = 1024 * 1024
 _WS = b" \t\r\n"
 _OTLP_TRACE_KEYS = (b'"resourceSpans"', b'"scopeSpans"', b'"instrumentationLibrarySpans"')
 _OTLP_LINE_KEYS = (b'"resourceSpans"', b'"resourceLogs"', b'"resourceMetrics"')
-EXPECTED = "OTLP (JSON, JSON Lines or protobuf), Jaeger or Zipkin traces, logs, or alerts"
+EXPECTED = (
+    "OTLP (JSON, JSON Lines or protobuf), Jaeger or Zipkin traces, a CSV span table, logs, "
+    "or alerts"
+)
 # The log reader's name for plain text lines: it accepts almost any text.
 PLAIN_TEXT = "text"
 # Forced kinds, as given by --logs and --alerts.
@@ -43,7 +46,11 @@ def _reader(module: str, attr: str) -> Callable[..., Any] | None:
 def _sniff_logs(head: str, json: bool = False) -> str | None:
     """The log format the log reader sees in `head`; in JSON, "any text" does not count."""
     sniff = _reader("logs", "sniff")
-    result = sniff(head) if sniff else None
+    try:
+        result = sniff(head) if sniff else None
+    except RecursionError:
+        # Absurdly nested JSON is no log format; the caller reports it as what it is.
+        return None
     if json and result == PLAIN_TEXT:
         return None
     return result if isinstance(result, str) and result else None
@@ -247,6 +254,14 @@ def dispatch_json(obj: object, name: str, text_head: str) -> Bundle | None:
     raise FormatError(name, _describe(obj), EXPECTED)
 
 
+def _read_typed(data: bytes, head: bytes, start: int, name: str) -> Bundle | None:
+    if data[start : start + 1] == b"{" and b'"spanID"' in head:
+        return jaeger.read_bytes(data, name)
+    if data[start : start + 1] == b"[" and b'"traceId"' in head:
+        return zipkin.read_bytes(data, name)
+    return None
+
+
 def _read_json(box: list[bytes], start: int, name: str, force: str | None) -> Bundle:
     """`box` holds the only other reference to the bytes, so they can be freed early."""
     data = box[0]
@@ -261,6 +276,11 @@ def _read_json(box: list[bytes], start: int, name: str, force: str | None) -> Bu
                 box.clear()
                 del data
                 return otlp_json.read_doc(doc, name)
+        # Jaeger and Zipkin of the usual shapes decode typed, far lighter than generic JSON;
+        # None means "not that shape after all" and the generic route below decides.
+        typed = _read_typed(data, head, start, name) if force is None else None
+        if typed is not None:
+            return typed
         obj = _decode_whole(data, name)
     except FormatError:
         # A JSON Lines file whose first line is broken fails as one document; read it by line.
@@ -324,9 +344,12 @@ def read_blob(blob: Blob, force: str | None = None) -> Bundle:
             text = _text(data, name)
             if force == ALERTS:
                 raise FormatError(name, "not JSON", "an alert payload in JSON")
-            if force != LOGS and _sniff_logs(text[:HEAD]) is None:
+            if force is None and span_csv.looks_like_span_csv(text[:HEAD]):
+                bundle = span_csv.read(text, name)
+            elif force != LOGS and _sniff_logs(text[:HEAD]) is None:
                 raise FormatError(name, "text in no recognised format", EXPECTED)
-            bundle = _read_logs(text, name)
+            else:
+                bundle = _read_logs(text, name)
     if not (bundle.spans or bundle.logs or bundle.alerts or bundle.notices):
         skipped = bundle.quality.skipped + bundle.quality.log_lines_skipped
         problem = f"no usable records ({skipped} skipped)" if skipped else "no records"

@@ -1,14 +1,20 @@
 """Jaeger UI/API JSON (`{"data": [...]}`, a single trace object with `processes`, or the
 api_v2 gateway form with embedded processes) into model spans.
+
+The UI form is decoded into typed structs one trace at a time; a trace of any other shape
+goes through the generic reader, which checks every field.
 """
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from incident.ingest.ids import norm_id
-from incident.ingest.otlp_json import MAX_ATTR_CHARS, UNKNOWN_SERVICE, Tally, to_int
+from incident.ingest.otlp_json import MAX_ATTR_CHARS, UNKNOWN_SERVICE, Paused, Tally, to_int
 from incident.model import Bundle, InputInfo, Span, SpanEvent, SpanKind, SpanLink, StatusCode
 
 _KINDS = {
@@ -19,6 +25,9 @@ _KINDS = {
     "internal": SpanKind.INTERNAL,
 }
 _US = 1000
+_intern = sys.intern
+# Values up to this length are interned (methods, hosts, routes repeat on every span).
+_INTERN_CHARS = 64
 
 
 def _traces(obj: object) -> list[dict[str, Any]]:
@@ -122,20 +131,28 @@ def read(obj: object, name: str) -> Bundle:
     tally = Tally(name)
     spans: list[Span] = []
     for trace in _traces(obj):
-        processes: dict[str, tuple[str, dict[str, Any]]] = {}
-        raw_processes = trace.get("processes")
-        if isinstance(raw_processes, dict):
-            for pid, proc in raw_processes.items():
-                processes[str(pid)] = _resource(proc, tally)
-        raw_spans = trace.get("spans")
-        for raw in raw_spans if isinstance(raw_spans, list) else []:
-            span = _span(raw, processes, tally)
-            if span is not None:
-                spans.append(span)
+        _read_generic_trace(trace, tally, spans)
+    return _bundle(spans, tally, name)
+
+
+def _bundle(spans: list[Span], tally: Tally, name: str) -> Bundle:
     bundle = Bundle(spans=spans)
     bundle.inputs.append(InputInfo(path=name, kind="traces", format="jaeger", records=len(spans)))
     tally.apply(bundle)
     return bundle
+
+
+def _read_generic_trace(trace: dict[str, Any], tally: Tally, spans: list[Span]) -> None:
+    processes: dict[str, tuple[str, dict[str, Any]]] = {}
+    raw_processes = trace.get("processes")
+    if isinstance(raw_processes, dict):
+        for pid, proc in raw_processes.items():
+            processes[str(pid)] = _resource(proc, tally)
+    raw_spans = trace.get("spans")
+    for raw in raw_spans if isinstance(raw_spans, list) else []:
+        span = _span(raw, processes, tally)
+        if span is not None:
+            spans.append(span)
 
 
 def _span(
@@ -167,9 +184,6 @@ def _span(
         elif parent is None:
             parent = rsid
     parent = parent or follows or norm_id(raw.get("parentSpanID"))
-    if parent == sid:
-        parent = None
-        tally.self_parent += 1
     pid = raw.get("processID")
     if isinstance(pid, str) and pid in processes:
         service, res = processes[pid]
@@ -177,7 +191,40 @@ def _span(
         service, res = _resource(raw["process"], tally)
     else:
         service, res = UNKNOWN_SERVICE, {"service.name": UNKNOWN_SERVICE}
-    attrs = _tags(raw.get("tags"), tally)
+    events: list[SpanEvent] = []
+    logs = raw.get("logs")
+    for log in logs if isinstance(logs, list) else []:
+        if not isinstance(log, dict):
+            continue
+        fields = _tags(log.get("fields"), tally)
+        t = _micros(log.get("timestamp")) or 0
+        label = fields.get("event") or fields.get("message") or "log"
+        events.append(SpanEvent(time_ns=t * _US, name=str(label), attributes=fields))
+    return _build(
+        tid, sid, parent, links, service, res, str(raw.get("operationName") or ""),
+        _tags(raw.get("tags"), tally), _micros(raw.get("startTime")),
+        _duration_micros(raw.get("duration")), events, tally,
+    )
+
+
+def _build(
+    tid: str,
+    sid: str,
+    parent: str | None,
+    links: list[SpanLink],
+    service: str,
+    res: dict[str, Any],
+    name: str,
+    attrs: dict[str, Any],
+    start: int | None,
+    duration: int | None,
+    events: list[SpanEvent],
+    tally: Tally,
+) -> Span:
+    """What both readers share once the fields are out: status, kind, times, repairs."""
+    if parent == sid:
+        parent = None
+        tally.self_parent += 1
     kind_tag = attrs.get("span.kind")
     kind = _KINDS.get(kind_tag.lower(), 0) if isinstance(kind_tag, str) else 0
     status, message = StatusCode.UNSET, ""
@@ -188,29 +235,18 @@ def _span(
     error = attrs.get("error")
     if error is True or (isinstance(error, str) and error.lower() == "true"):
         status = StatusCode.ERROR
-    start = _micros(raw.get("startTime"))
-    duration = _duration_micros(raw.get("duration"))
     if start is None:
         tally.repaired += 1
         start = 0
     if duration is not None and duration < 0:
         tally.repaired += 1
         duration = 0
-    events: list[SpanEvent] = []
-    logs = raw.get("logs")
-    for log in logs if isinstance(logs, list) else []:
-        if not isinstance(log, dict):
-            continue
-        fields = _tags(log.get("fields"), tally)
-        t = _micros(log.get("timestamp")) or 0
-        label = fields.get("event") or fields.get("message") or "log"
-        events.append(SpanEvent(time_ns=t * _US, name=str(label), attributes=fields))
     return Span(
         trace_id=tid,
         span_id=sid,
         parent_id=parent,
         service=service,
-        name=str(raw.get("operationName") or ""),
+        name=name,
         kind=kind,
         start_ns=start * _US,
         end_ns=(start + (duration or 0)) * _US,
@@ -222,3 +258,168 @@ def _span(
         resource=res,
         no_duration=duration is None,
     )
+
+
+# --- typed fast path: the UI/API `{"data": [...]}` form ------------------------------------
+
+
+class _TagJ(msgspec.Struct, gc=False):
+    key: str
+    # Required: the api_v2 form spells values as vStr, vInt64, ... and must go generic.
+    value: Any
+    type: str = ""
+
+
+class _LogJ(msgspec.Struct, gc=False):
+    timestamp: int = 0
+    fields: list[_TagJ] = []
+
+
+class _RefJ(msgspec.Struct, gc=False):
+    spanID: str
+    refType: str = "CHILD_OF"
+    traceID: str = ""
+
+
+class _ProcessJ(msgspec.Struct, gc=False):
+    serviceName: str = ""
+    tags: list[_TagJ] = []
+
+
+class _SpanJ(msgspec.Struct, gc=False):
+    traceID: str
+    spanID: str
+    startTime: int
+    operationName: str = ""
+    references: list[_RefJ] = []
+    duration: int | None = None
+    tags: list[_TagJ] = []
+    logs: list[_LogJ] = []
+    processID: str = ""
+    process: _ProcessJ | None = None
+    parentSpanID: str = ""
+
+
+class _TraceJ(msgspec.Struct, gc=False):
+    spans: list[_SpanJ]
+    processes: dict[str, _ProcessJ] = {}
+
+
+class _EnvelopeJ(msgspec.Struct, gc=False):
+    # Traces stay undecoded until their turn, so only one is ever held as structs.
+    data: list[msgspec.Raw]
+
+
+_ENVELOPE = msgspec.json.Decoder(_EnvelopeJ)
+_TRACE = msgspec.json.Decoder(_TraceJ)
+
+
+def read_bytes(data: bytes, name: str) -> Bundle | None:
+    """Spans from Jaeger `{"data": [...]}` bytes; None when the bytes are not of that form.
+
+    A trace that does not fit the typed structs is read by the generic reader instead.
+    """
+    with Paused():
+        try:
+            envelope = _ENVELOPE.decode(data)
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+            return None
+        if not envelope.data:
+            return None
+        tally = Tally(name)
+        spans: list[Span] = []
+        for raw in envelope.data:
+            try:
+                trace = _TRACE.decode(raw)
+            except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+                _generic_fallback(raw, tally, spans)
+                continue
+            _read_typed_trace(trace, tally, spans)
+    # Nothing read: the generic reader decides what the document is and says why.
+    return _bundle(spans, tally, name) if spans else None
+
+
+def _generic_fallback(raw: msgspec.Raw, tally: Tally, spans: list[Span]) -> None:
+    try:
+        obj = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        tally.bad_spans += 1
+        return
+    if isinstance(obj, dict):
+        _read_generic_trace(obj, tally, spans)
+
+
+def _typed_tags(tags: list[_TagJ], tally: Tally) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    intern = _intern
+    for tag in tags:
+        value = tag.value
+        kind = type(value)
+        if kind is str:
+            if len(value) > _INTERN_CHARS or (tag.type and tag.type != "string"):
+                # Long, or a number or boolean written as a string: the generic rules.
+                value = _tag_value({"value": value, "type": tag.type}, tally)
+            else:
+                value = intern(value)
+        elif kind is not int and kind is not float and kind is not bool:
+            value = _tag_value({"value": value, "type": tag.type}, tally)
+        out[intern(tag.key)] = value
+    return out
+
+
+def _typed_resource(proc: _ProcessJ, tally: Tally) -> tuple[str, dict[str, Any]]:
+    service = _intern(proc.serviceName) if proc.serviceName else UNKNOWN_SERVICE
+    res = _typed_tags(proc.tags, tally)
+    res["service.name"] = service
+    if "hostname" in res and "host.name" not in res:
+        res["host.name"] = res["hostname"]
+    return service, res
+
+
+def _read_typed_trace(trace: _TraceJ, tally: Tally, spans: list[Span]) -> None:
+    processes = {pid: _typed_resource(p, tally) for pid, p in trace.processes.items()}
+    norm = norm_id
+    raw_tid, known_tid = "", None
+    for sp in trace.spans:
+        if sp.traceID != raw_tid:
+            raw_tid, known_tid = sp.traceID, norm(sp.traceID)
+        tid, sid = known_tid, norm(sp.spanID)
+        if tid is None or sid is None:
+            tally.bad_ids += 1
+            continue
+        parent: str | None = None
+        links: list[SpanLink] = []
+        follows: str | None = None
+        for ref in sp.references:
+            rsid = norm(ref.spanID)
+            if rsid is None:
+                continue
+            rtid = (norm(ref.traceID) or tid) if ref.traceID != sp.traceID else tid
+            if rtid != tid:
+                links.append(SpanLink(trace_id=rtid, span_id=rsid))
+            elif ref.refType.upper() == "FOLLOWS_FROM":
+                follows = follows or rsid
+            elif parent is None:
+                parent = rsid
+        parent = parent or follows or (norm(sp.parentSpanID) if sp.parentSpanID else None)
+        found = processes.get(sp.processID)
+        if found is not None:
+            service, res = found
+        elif sp.process is not None:
+            service, res = _typed_resource(sp.process, tally)
+        else:
+            service, res = UNKNOWN_SERVICE, {"service.name": UNKNOWN_SERVICE}
+        events: list[SpanEvent] = []
+        for log in sp.logs:
+            fields = _typed_tags(log.fields, tally)
+            label = fields.get("event") or fields.get("message") or "log"
+            events.append(
+                SpanEvent(time_ns=log.timestamp * _US, name=str(label), attributes=fields)
+            )
+        spans.append(
+            _build(
+                tid, sid, parent, links, service, res, _intern(sp.operationName),
+                _typed_tags(sp.tags, tally) if sp.tags else {}, sp.startTime, sp.duration,
+                events, tally,
+            )
+        )

@@ -1,14 +1,16 @@
 """OTLP JSON (and the Collector's JSON Lines) into model spans and log records.
 
-Decoding uses msgspec structs that mirror OTLP so a large export costs about what msgspec
-itself costs; a document that does not fit them is re-read leniently, span by span.
+Decoding uses msgspec structs that mirror OTLP; spans stay raw bytes until each is decoded and
+converted in turn, so a large export never holds all its decoded structs at once, and a span
+that does not fit them is re-read leniently on its own.
 """
 
 from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -31,6 +33,11 @@ MAX_ATTR_CHARS = 16 * 1024
 # Deeper nested attribute values are stringified rather than walked.
 MAX_VALUE_DEPTH = 16
 UNKNOWN_SERVICE = "unknown_service"
+# String values up to this length are interned (enum-like values: methods, hosts, routes);
+# longer ones (URLs with ids, messages) are rarely repeated exactly.
+_INTERN_CHARS = 64
+_intern = sys.intern
+_ZERO_ID = "0" * 16
 
 _KINDS = {
     "SPAN_KIND_UNSPECIFIED": 0,
@@ -112,10 +119,20 @@ class SpanJ(_Base):
     status: StatusJ | None = None
 
 
+class FastSpanJ(SpanJ):
+    """SpanJ as nearly every exporter writes it, decoded non-strictly: msgspec turns the
+    decimal-string timestamps into ints in C, sparing a Python int() per field."""
+
+    start_time_unix_nano: int = 0
+    end_time_unix_nano: int = 0
+
+
 class ScopeSpansJ(_Base):
     scope: ScopeJ | None = None
     instrumentation_library: ScopeJ | None = None
-    spans: list[SpanJ] = []
+    # Each span stays undecoded until its turn: decoding all of a big export's spans first
+    # would hold two full copies (structs and model) at the peak.
+    spans: list[msgspec.Raw] = []
 
 
 class ResourceSpansJ(_Base):
@@ -137,6 +154,13 @@ class TracesDocJ(_Base):
 
 
 _DOC_DECODER = msgspec.json.Decoder(TracesDocJ)
+_SPAN_DECODER = msgspec.json.Decoder(SpanJ)
+# Non-strict only turns numeric strings into the ints asked for; other fields keep OTLP's
+# unions, where strings stay strings.
+_FAST_SPAN_DECODER = msgspec.json.Decoder(FastSpanJ, strict=False)
+_BATCH_DECODER = msgspec.json.Decoder(list[FastSpanJ], strict=False)
+# Spans decoded per call: big enough to amortise the call, small enough to stay cheap.
+_BATCH = 2048
 
 
 # --- conversion ----------------------------------------------------------------------------
@@ -168,7 +192,7 @@ class Tally:
         if self.bad_ids:
             q.warn(f"{n}: {self.bad_ids} spans skipped: missing or invalid trace/span id")
         if self.bad_spans:
-            q.warn(f"{n}: {self.bad_spans} spans skipped: fields of the wrong type")
+            q.warn(f"{n}: {self.bad_spans} spans skipped: fields of the wrong type or bad bytes")
         if self.repaired:
             q.warn(f"{n}: {self.repaired} spans repaired: end before start or bad timestamps")
         if self.self_parent:
@@ -232,11 +256,20 @@ def _value(v: AnyValueJ | None, tally: Tally, depth: int = 0) -> Any:
     return None
 
 
-def attributes(kvs: list[KeyValueJ], tally: Tally) -> dict[str, Any]:
+def attributes(kvs: list[KeyValueJ], tally: Tally, small: bool = False) -> dict[str, Any]:
+    """OTLP key-value pairs as a dict; `small` promises no string in them can need cutting.
+
+    Keys and short string values repeat across spans: interned, a million spans share one
+    copy of each instead of holding millions of equal strings.
+    """
     # Most values are short strings: build the dict in one C-speed comprehension, then
     # revisit only when some value was not a string or the strings are long in total.
-    out: dict[str, Any] = {kv.key: kv.value.string_value for kv in kvs}
-    if sum(map(len, filter(None, out.values()))) > MAX_ATTR_CHARS:
+    out: dict[str, Any] = {
+        _intern(kv.key): _intern(s) if (s := kv.value.string_value) is not None
+        and len(s) <= _INTERN_CHARS else s
+        for kv in kvs
+    }
+    if not small and sum(map(len, filter(None, out.values()))) > MAX_ATTR_CHARS:
         for key, value in out.items():
             if value is not None and len(value) > MAX_ATTR_CHARS:
                 tally.truncated += 1
@@ -289,40 +322,112 @@ class _SpanSink:
     def resource(self, rs: ResourceSpansJ) -> None:
         res = attributes(rs.resource.attributes, self.tally) if rs.resource else {}
         service = res.get("service.name")
-        service = str(service) if service not in (None, "") else UNKNOWN_SERVICE
+        service = _intern(str(service)) if service not in (None, "") else UNKNOWN_SERVICE
         for scopes in (rs.scope_spans, rs.instrumentation_library_spans):
-            # Popping from the end frees each struct as soon as it is converted, so the raw
-            # structs and the model spans never both exist in full.
-            scopes.reverse()
-            while scopes:
-                self.spans(scopes.pop().spans, service, res)
+            for scope in scopes:
+                self.raw_spans(scope.spans, service, res)
+                # Drop the raw spans at once: they pin nothing big, but they add up.
+                scope.spans = []
 
-    def spans(self, spans: list[SpanJ], service: str, res: dict[str, Any]) -> None:
-        """The hot loop of a million-span export: fast paths inline, rare cases in helpers."""
+    def raw_spans(self, raws: list[msgspec.Raw], service: str, res: dict[str, Any]) -> None:
+        """Decode spans a batch at a time and convert them; misfit spans rescued or counted.
+
+        One decode call per span would cost more than the decoding; one per scope would hold
+        a whole big scope's structs at once.
+        """
+        decode = _BATCH_DECODER.decode
+        for at in range(0, len(raws), _BATCH):
+            chunk = raws[at : at + _BATCH]
+            # A span's strings cannot be longer than its JSON text: then none needs cutting.
+            small = max(map(len, chunk)) <= MAX_ATTR_CHARS
+            try:
+                batch: Sequence[SpanJ] = decode(b"[" + b",".join(chunk) + b"]")
+            except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+                # A misfit span fails its whole batch: read that batch span by span.
+                batch = self._one_by_one(chunk)
+                small = False
+            del chunk
+            self.spans(batch, service, res, small)
+
+    def _one_by_one(self, raws: list[msgspec.Raw]) -> list[SpanJ]:
+        decode = _FAST_SPAN_DECODER.decode
+        out: list[SpanJ] = []
+        for raw in raws:
+            try:
+                out.append(decode(raw))
+            except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+                rescued = self._rescue(raw)
+                if rescued is not None:
+                    out.append(rescued)
+        return out
+
+    def _rescue(self, raw: msgspec.Raw) -> SpanJ | None:
+        """The strict typed decode, else a lenient conversion, else a counted bad span."""
+        try:
+            return _SPAN_DECODER.decode(raw)
+        except msgspec.ValidationError:
+            return self._lenient(raw)
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+            # Only the envelope was checked up front: a span's own bytes can still be bad.
+            self.tally.bad_spans += 1
+            return None
+
+    def _lenient(self, raw: msgspec.Raw) -> SpanJ | None:
+        try:
+            return msgspec.convert(msgspec.json.decode(raw), SpanJ, strict=False)
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+            self.tally.bad_spans += 1
+            return None
+
+    def spans(
+        self, items: Sequence[SpanJ], service: str, res: dict[str, Any], small: bool = False
+    ) -> None:
+        """The hot loop of a million-span export: fast paths inline, rare cases in helpers.
+
+        `small` says no attribute string of these spans can be long enough to need cutting.
+        """
         tally = self.tally
         trace_ids = self.trace_ids
         append = self.out.append
         norm = norm_id
         attrs = attributes
-        spans.reverse()
-        while spans:
-            sp = spans.pop()
+        intern = _intern
+        fromhex = bytes.fromhex
+        for sp in items:
             tid = trace_ids.get(sp.trace_id, "")
             if tid == "":
                 tid = trace_ids[sp.trace_id] = norm(sp.trace_id)
-            sid = norm(sp.span_id)
-            if tid is None or sid is None:
-                tally.bad_ids += 1
-                continue
-            pid = norm(sp.parent_span_id) if sp.parent_span_id else None
+            # The usual 16 hex digits are parsed inline (a call per id adds up); anything
+            # else, and anything fromhex rejects, goes through norm_id.
+            raw_id = sp.span_id
+            try:
+                sid = fromhex(raw_id).hex() if len(raw_id) == 16 else norm(raw_id)
+            except ValueError:
+                sid = norm(raw_id)
+            if tid is None or sid is None or sid == _ZERO_ID or len(sid) != len(raw_id):
+                sid = norm(raw_id)
+                if tid is None or sid is None:
+                    tally.bad_ids += 1
+                    continue
+            raw_id = sp.parent_span_id
+            if not raw_id:
+                pid = None
+            elif len(raw_id) == 16:
+                try:
+                    pid = fromhex(raw_id).hex()
+                except ValueError:
+                    pid = norm(raw_id)
+                if pid is not None and (pid == _ZERO_ID or len(pid) != 16):
+                    pid = norm(raw_id)
+            else:
+                pid = norm(raw_id)
             if pid == sid:
                 pid = None
                 tally.self_parent += 1
-            try:
-                start = int(sp.start_time_unix_nano)
-                end = int(sp.end_time_unix_nano)
-            except ValueError:
-                start, end = self._times(sp.start_time_unix_nano, sp.end_time_unix_nano)
+            start = sp.start_time_unix_nano
+            end = sp.end_time_unix_nano
+            if type(start) is not int or type(end) is not int:
+                start, end = self._times(start, end)
             no_duration = False
             if end < start:
                 tally.repaired += 1
@@ -344,13 +449,13 @@ class _SpanSink:
                     sid,
                     pid,
                     service,
-                    sp.name,
+                    intern(sp.name),
                     kind,
                     start,
                     end,
                     code,
                     message,
-                    attrs(sp.attributes, tally) if sp.attributes else {},
+                    attrs(sp.attributes, tally, small) if sp.attributes else {},
                     self._events(sp.events) if sp.events else (),
                     self._links(sp.links) if sp.links else (),
                     res,
@@ -406,9 +511,9 @@ def has_spans_envelope(doc: TracesDocJ) -> bool:
 
 def spans_from_doc(doc: TracesDocJ, sink: _SpanSink) -> None:
     for lst in _resource_lists(doc):
-        lst.reverse()
-        while lst:
-            sink.resource(lst.pop())
+        for rs in lst:
+            sink.resource(rs)
+        lst.clear()
 
 
 class Paused:

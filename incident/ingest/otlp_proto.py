@@ -4,6 +4,7 @@ model spans. The only module that imports protobuf or opentelemetry-proto types.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -16,6 +17,10 @@ from incident.model import Bundle, InputInfo, Span, SpanEvent, SpanLink
 
 # Field 1 (resource_spans), length-delimited: how every non-empty request starts.
 FIRST_BYTE = 0x0A
+_ZERO8 = bytes(8)
+# String values up to this length are interned: enum-like values repeat on every span.
+_INTERN_CHARS = 64
+_intern = sys.intern
 
 
 def parse(data: bytes, name: str) -> TracesData:
@@ -56,18 +61,17 @@ def _value(v: AnyValue, tally: Tally, depth: int = 0) -> Any:
 
 def _attrs(kvs: Any, tally: Tally) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    intern = _intern
     kv: KeyValue
     for kv in kvs:
         v = kv.value
-        # Most values are short strings: handle them here, the rest in _value.
-        if v.WhichOneof("value") == "string_value":
-            s = v.string_value
-            if len(s) > MAX_ATTR_CHARS:
-                tally.truncated += 1
-                s = s[:MAX_ATTR_CHARS] + "…"
-            out[kv.key] = s
+        # Most values are short non-empty strings: one field read settles them; the rest
+        # (empty strings too, which may be unset) go through WhichOneof in _value.
+        s = v.string_value
+        if s and len(s) <= _INTERN_CHARS:
+            out[intern(kv.key)] = intern(s)
         else:
-            out[kv.key] = _value(v, tally)
+            out[intern(kv.key)] = _value(v, tally)
     return out
 
 
@@ -79,16 +83,27 @@ def _hex_id(raw: bytes) -> str | None:
 
 
 def _resource(rs: ResourceSpans, tally: Tally, out: list[Span]) -> None:
+    """The hot loop: each upb field read costs a call, so every field is read once."""
     res = _attrs(rs.resource.attributes, tally)
     service = res.get("service.name")
-    service = str(service) if service not in (None, "") else UNKNOWN_SERVICE
+    service = _intern(str(service)) if service not in (None, "") else UNKNOWN_SERVICE
+    append = out.append
+    intern = _intern
+    attrs = _attrs
+    last_raw_tid, last_tid = b"", None
     for ss in rs.scope_spans:
         for sp in ss.spans:
-            tid, sid = _hex_id(sp.trace_id), _hex_id(sp.span_id)
+            raw_tid = sp.trace_id
+            if raw_tid != last_raw_tid:
+                last_raw_tid, last_tid = raw_tid, _hex_id(raw_tid)
+            tid = last_tid
+            raw_sid = sp.span_id
+            sid = raw_sid.hex() if len(raw_sid) == 8 and raw_sid != _ZERO8 else _hex_id(raw_sid)
             if tid is None or sid is None:
                 tally.bad_ids += 1
                 continue
-            pid = _hex_id(sp.parent_span_id)
+            raw_pid = sp.parent_span_id
+            pid = _hex_id(raw_pid) if raw_pid else None
             if pid == sid:
                 pid = None
                 tally.self_parent += 1
@@ -98,37 +113,44 @@ def _resource(rs: ResourceSpans, tally: Tally, out: list[Span]) -> None:
                 tally.repaired += 1
                 no_duration = end == 0
                 end = start
-            links = []
-            for link in sp.links:
-                ltid, lsid = _hex_id(link.trace_id), _hex_id(link.span_id)
-                if ltid and lsid:
-                    links.append(SpanLink(trace_id=ltid, span_id=lsid))
-            out.append(
+            kind = sp.kind
+            status = sp.status
+            code = status.code
+            append(
                 Span(
-                    trace_id=tid,
-                    span_id=sid,
-                    parent_id=pid,
-                    service=service,
-                    name=sp.name,
-                    kind=sp.kind if 0 <= sp.kind <= 5 else 0,
-                    start_ns=start,
-                    end_ns=end,
-                    status=sp.status.code if 0 <= sp.status.code <= 2 else 0,
-                    status_message=sp.status.message,
-                    attributes=_attrs(sp.attributes, tally),
-                    events=tuple(
-                        SpanEvent(
-                            time_ns=e.time_unix_nano,
-                            name=e.name,
-                            attributes=_attrs(e.attributes, tally),
-                        )
-                        for e in sp.events
-                    ),
-                    links=tuple(links),
-                    resource=res,
-                    no_duration=no_duration,
+                    tid,
+                    sid,
+                    pid,
+                    service,
+                    intern(sp.name),
+                    kind if 0 <= kind <= 5 else 0,
+                    start,
+                    end,
+                    code if 0 <= code <= 2 else 0,
+                    status.message,
+                    attrs(sp.attributes, tally),
+                    _events(sp.events, tally) if sp.events else (),
+                    _links(sp.links) if sp.links else (),
+                    res,
+                    no_duration,
                 )
             )
+
+
+def _events(events: Any, tally: Tally) -> tuple[SpanEvent, ...]:
+    return tuple(
+        SpanEvent(time_ns=e.time_unix_nano, name=e.name, attributes=_attrs(e.attributes, tally))
+        for e in events
+    )
+
+
+def _links(links: Any) -> tuple[SpanLink, ...]:
+    found = []
+    for link in links:
+        ltid, lsid = _hex_id(link.trace_id), _hex_id(link.span_id)
+        if ltid and lsid:
+            found.append(SpanLink(trace_id=ltid, span_id=lsid))
+    return tuple(found)
 
 
 def read(data: bytes, name: str) -> Bundle:
