@@ -10,7 +10,8 @@ from typing import Literal
 import pytest
 
 from incident.errors import UsageError
-from incident.render.markdown import default_template, mermaid_gantt, mermaid_name, render_markdown
+from incident.render.markdown import default_template, render_markdown
+from incident.render.mermaid import mermaid_gantt, mermaid_name
 from incident.report import (
     AIResult,
     CriticalPath,

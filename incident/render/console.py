@@ -25,7 +25,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from incident.render.markdown import (
+from incident.render.formatting import (
     format_duration,
     format_ms,
     format_pct,

@@ -6,14 +6,28 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from importlib import resources
 
 from incident.errors import UsageError
+from incident.render.formatting import (
+    evidence_refs,
+    format_duration,
+    format_ms,
+    format_pct,
+    md_escape,
+    md_none,
+    md_table,
+    parse_time,
+    prose,
+    representative_path,
+    time_key,
+    utc,
+    where,
+)
+from incident.render.mermaid import MAX_STEPS, mermaid_gantt
 from incident.report import (
     AIResult,
-    CriticalPath,
     Evidence,
     Failure,
     Report,
@@ -22,7 +36,6 @@ from incident.report import (
 
 _CATEGORIES = ("transient", "permanent", "partial", "fatal")
 _ORIGINS = ("infrastructure", "user", "dependency", "unknown")
-_MERMAID_MAX_STEPS = 40
 _LATENCY_MIN_ROWS = 3
 _LATENCY_MIN_SHARE = 0.01
 _LATENCY_MAX_ROWS = 12
@@ -31,209 +44,6 @@ _LATENCY_MAX_ROWS = 12
 def default_template() -> str:
     """The template shipped in the package (incident/render/templates/postmortem.md)."""
     return resources.files("incident.render").joinpath("templates/postmortem.md").read_text("utf-8")
-
-
-# --- small formatting helpers, shared with the console view -------------------------------
-
-
-def format_ms(value: float) -> str:
-    """Milliseconds for people: one decimal below 10 ms, whole numbers above, seconds past 10 s."""
-    if abs(value) >= 10_000:
-        return f"{value / 1000:,.1f} s"
-    if abs(value) < 10:
-        return f"{value:.1f} ms"
-    return f"{value:,.0f} ms"
-
-
-def format_duration(seconds: float) -> str:
-    """A duration as 1h 2m, 3m 4s or 5.6s."""
-    seconds = abs(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {secs}s"
-
-
-def format_pct(value: float) -> str:
-    return f"{value * 100:.1f}%"
-
-
-def parse_time(text: str | None) -> datetime | None:
-    """An ISO 8601 time from the report, or None when absent or unreadable."""
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def utc(text: str | None) -> str:
-    """A report time shown in UTC with a trailing Z, whatever offset it was written with."""
-    if not text:
-        return "—"
-    parsed = parse_time(text)
-    if parsed is None or parsed.tzinfo is None:
-        return text
-    offset = parsed.utcoffset()
-    if offset is not None and offset.total_seconds() == 0 and text.endswith("Z"):
-        return text
-    as_utc = parsed.astimezone(UTC)
-    return as_utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{as_utc.microsecond // 1000:03d}Z"
-
-
-def time_key(text: str | None) -> float:
-    """A sort key for report times: seconds since the epoch, unknown times last."""
-    parsed = parse_time(text)
-    if parsed is None or parsed.tzinfo is None:
-        return float("inf")
-    return parsed.timestamp()
-
-
-def representative_path(report: Report) -> CriticalPath | None:
-    """The critical path worth drawing: a slow request first, then a failed one."""
-    for label in ("slow", "failed", "baseline"):
-        for path in report.critical_paths:
-            if path.label == label and path.steps:
-                return path
-    return None
-
-
-def evidence_refs(ids: Iterable[str]) -> str:
-    return " ".join(f"[{md_escape(i)}]" for i in ids)
-
-
-# --- Markdown escaping --------------------------------------------------------------------
-
-_MD_SPECIAL = re.compile(r"([\\`*\[\]<])")
-# Underscores emphasise only at word edges in GFM; escaping them inside names is noise.
-_MD_EDGE_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
-
-
-def md_escape(text: str | None) -> str:
-    """Text safe inside a Markdown paragraph or table cell on GitHub.
-
-    `<` matters most: redaction placeholders like <email:1> would otherwise be read as
-    autolinks or HTML and vanish.
-    """
-    if text is None:
-        return ""
-    flat = " ".join(str(text).split())
-    escaped = _MD_SPECIAL.sub(r"\\\1", flat)
-    escaped = _MD_EDGE_UNDERSCORE.sub(r"\\_", escaped)
-    if escaped[:1] in ("#", ">", "-", "+", "="):
-        escaped = "\\" + escaped
-    return escaped.replace("|", "\\|")
-
-
-def _prose(text: str) -> str:
-    """Multi-line model or user text: paragraphs kept, HTML neutralised, and nothing that
-    could open a heading or a code fence and swallow the sections that follow."""
-    out = []
-    for raw in text.strip().splitlines():
-        line = (
-            raw.rstrip()
-            .replace("<", "&lt;")
-            .replace("```", "\\`\\`\\`")
-            .replace("~~~", "\\~\\~\\~")
-        )
-        if line.lstrip().startswith(("#", "===", "---")):
-            line = "\\" + line.lstrip()
-        out.append(line)
-    return "\n".join(out)
-
-
-def md_table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> str:
-    """A GitHub table; `align` is one letter per column (l, r, c), left by default."""
-    marks = {"l": "---", "r": "---:", "c": ":---:"}
-    spec = [marks[align[i]] if i < len(align) else "---" for i in range(len(headers))]
-    out = ["| " + " | ".join(headers) + " |", "| " + " | ".join(spec) + " |"]
-    out.extend("| " + " | ".join(row) + " |" for row in rows)
-    return "\n".join(out)
-
-
-def md_none(text: str) -> str:
-    return f"_{text}_"
-
-
-def _where(service: str, operation: str | None) -> str:
-    return f"{service} {operation}" if operation else service
-
-
-# --- Mermaid ------------------------------------------------------------------------------
-
-# Words that start a gantt statement; a task named like this would be misread.
-_MERMAID_KEYWORDS = (
-    "title",
-    "section",
-    "dateformat",
-    "axisformat",
-    "tickinterval",
-    "excludes",
-    "includes",
-    "todaymarker",
-    "weekday",
-    "weekend",
-    "acctitle",
-    "accdescr",
-    "inclusiveenddates",
-    "topaxis",
-    "click",
-    "gantt",
-)
-_MERMAID_UNSAFE = re.compile(r"[^0-9A-Za-z _./()\-+=@\[\]]+")
-
-
-def mermaid_name(text: str, limit: int = 60) -> str:
-    """A name safe in a gantt title, section or task: no `:`, `;`, `#`, `%`, quotes or HTML."""
-    cleaned = " ".join(_MERMAID_UNSAFE.sub(" ", text).split())
-    if not cleaned:
-        cleaned = "unnamed"
-    if cleaned.split(" ", 1)[0].lower() in _MERMAID_KEYWORDS:
-        cleaned = "op " + cleaned
-    if len(cleaned) > limit:
-        cleaned = cleaned[: limit - 3].rstrip() + "..."
-    return cleaned
-
-
-def mermaid_gantt(path: CriticalPath) -> str:
-    """A gantt chart of one critical path, times in milliseconds from the trace start."""
-    steps = path.steps[:_MERMAID_MAX_STEPS]
-    heaviest = max(range(len(steps)), key=lambda i: steps[i].self_ms) if steps else -1
-    span = max((s.start_ms + s.duration_ms for s in steps), default=0.0)
-    axis = "%S.%L" if span < 60_000 else "%M.%S"
-    lines = [
-        "```mermaid",
-        "gantt",
-        f"    title {mermaid_name(f'Trace {path.trace_id[:16]} {path.entrypoint}', 90)}",
-        "    dateFormat x",
-        f"    axisFormat {axis}",
-        "    todayMarker off",
-    ]
-    section: str | None = None
-    for index, step in enumerate(steps):
-        name = mermaid_name(step.service, 40)
-        if name != section:
-            lines.append(f"    section {name}")
-            section = name
-        start = round(step.start_ms)
-        end = max(start + 1, round(step.start_ms + step.duration_ms))
-        tags = []
-        if step.error:
-            tags.append("crit")
-        if index == heaviest:
-            tags.append("active")
-        prefix = ", ".join(tags) + ", " if tags else ""
-        label = mermaid_name(f"{step.operation} self {step.self_ms:.0f} ms")
-        lines.append(f"    {label} :{prefix}{start}, {end}")
-    lines.append("```")
-    return "\n".join(lines)
 
 
 # --- sections -----------------------------------------------------------------------------
@@ -313,7 +123,7 @@ def _summary(report: Report) -> str:
     if report.root_causes:
         top = report.root_causes[0]
         cause = (
-            f"The most likely cause is {md_escape(_where(top.service, top.operation))} "
+            f"The most likely cause is {md_escape(where(top.service, top.operation))} "
             f"({top.kind}, {top.category}, origin {top.origin}): "
             f"{md_escape(top.summary.strip().rstrip('.'))}"
         )
@@ -493,17 +303,17 @@ def _root_cause(report: Report) -> str:
     parts = [
         "Facts computed from the data. Hypotheses, where any, are in the AI analysis "
         "section and are marked as model output.",
-        f"**Most likely cause:** {md_escape(_where(top.service, top.operation))}"
+        f"**Most likely cause:** {md_escape(where(top.service, top.operation))}"
         + (f" ({md_escape(top.component)})" if top.component else "")
         + f" — {md_escape(top.summary)} {evidence_refs(top.evidence)}".rstrip(),
     ]
-    where: list[str] = []
+    located: list[str] = []
     if top.instance:
-        where.append(f"concentrated on instance `{top.instance}`")
+        located.append(f"concentrated on instance `{top.instance}`")
     if top.version:
-        where.append(f"version `{top.version}`")
-    if where:
-        parts.append("It is " + " and ".join(where) + ".")
+        located.append(f"version `{top.version}`")
+    if located:
+        parts.append("It is " + " and ".join(located) + ".")
     headers = [
         "#",
         "Service",
@@ -520,7 +330,7 @@ def _root_cause(report: Report) -> str:
     parts.append(md_table(headers, rows, "rlllllllrl"))
     if rest:
         factors = "\n".join(
-            f"- {md_escape(_where(rc.service, rc.operation))}: {md_escape(rc.summary)} "
+            f"- {md_escape(where(rc.service, rc.operation))}: {md_escape(rc.summary)} "
             f"{evidence_refs(rc.evidence)}".rstrip()
             for rc in rest
         )
@@ -528,7 +338,7 @@ def _root_cause(report: Report) -> str:
     old = [f for f in report.failures if f.baseline_count > 0]
     if old:
         lines = "\n".join(
-            f"- {md_escape(_where(f.service, f.operation))}: {f.baseline_count:,} in the baseline, "
+            f"- {md_escape(where(f.service, f.operation))}: {f.baseline_count:,} in the baseline, "
             f"{f.count:,} during the incident"
             for f in old
         )
@@ -551,7 +361,7 @@ def _latency(report: Report) -> str:
     if report.latency_inflation:
         rows = [
             [
-                md_escape(_where(li.service, li.operation)),
+                md_escape(where(li.service, li.operation)),
                 md_escape(li.edge) if li.edge else "self time",
                 format_ms(li.baseline_ms),
                 format_ms(li.incident_ms),
@@ -578,7 +388,7 @@ def _latency(report: Report) -> str:
         parts.append(md_none("No latency inflation measured (no baseline, or latency unchanged)."))
     path = representative_path(report)
     if path is not None:
-        shown = min(len(path.steps), _MERMAID_MAX_STEPS)
+        shown = min(len(path.steps), MAX_STEPS)
         caption = (
             f"Critical path of a representative {path.label} request "
             f"(trace `{path.trace_id}`, {md_escape(path.entrypoint)}, "
@@ -715,7 +525,7 @@ def _action_items(report: Report) -> str:
     if report.root_causes:
         top = report.root_causes[0]
         items.append(
-            f"Fix or mitigate the cause in {md_escape(_where(top.service, top.operation))} "
+            f"Fix or mitigate the cause in {md_escape(where(top.service, top.operation))} "
             f"({top.kind})"
         )
         if top.version:
@@ -781,9 +591,9 @@ def _ai(ai: AIResult) -> str:
         "deterministic findings above. Check each claim against the evidence it cites."
     ]
     if ai.explanation:
-        parts.append("**Explanation**\n\n" + _prose(ai.explanation))
+        parts.append("**Explanation**\n\n" + prose(ai.explanation))
     if ai.narrative:
-        parts.append("**Narrative**\n\n" + _prose(ai.narrative))
+        parts.append("**Narrative**\n\n" + prose(ai.narrative))
     if ai.hypotheses:
         rows = []
         for i, h in enumerate(ai.hypotheses, start=1):
@@ -798,7 +608,7 @@ def _ai(ai: AIResult) -> str:
             + md_table(["#", "Hypothesis", "Confidence", "Evidence"], rows, "rlrl")
         )
     if ai.blast_radius_review:
-        parts.append("**Blast-radius review**\n\n" + _prose(ai.blast_radius_review))
+        parts.append("**Blast-radius review**\n\n" + prose(ai.blast_radius_review))
     if ai.first_actions:
         rows = [[md_escape(a.action), a.risk, md_escape(a.why)] for a in ai.first_actions]
         parts.append(

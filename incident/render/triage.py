@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from incident.analysis.triage import AlertGroup, Triage, TriageAction
 from incident.errors import UsageError
-from incident.render.markdown import format_duration, md_escape, md_table
+from incident.render.formatting import format_duration, md_escape, md_table
 
 TriageFormat = Literal["md", "json", "text", "slack"]
 

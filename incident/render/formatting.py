@@ -1,0 +1,140 @@
+"""Small formatting helpers shared by the Markdown, console and triage renderers: times in
+UTC, durations, percentages, Markdown escaping and tables."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from incident.report import CriticalPath, Report
+
+
+def format_ms(value: float) -> str:
+    """Milliseconds for people: one decimal below 10 ms, whole numbers above, seconds past 10 s."""
+    if abs(value) >= 10_000:
+        return f"{value / 1000:,.1f} s"
+    if abs(value) < 10:
+        return f"{value:.1f} ms"
+    return f"{value:,.0f} ms"
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as 1h 2m, 3m 4s or 5.6s."""
+    seconds = abs(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s"
+
+
+def format_pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """An ISO 8601 time from the report, or None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def utc(text: str | None) -> str:
+    """A report time shown in UTC with a trailing Z, whatever offset it was written with."""
+    if not text:
+        return "—"
+    parsed = parse_time(text)
+    if parsed is None or parsed.tzinfo is None:
+        return text
+    offset = parsed.utcoffset()
+    if offset is not None and offset.total_seconds() == 0 and text.endswith("Z"):
+        return text
+    as_utc = parsed.astimezone(UTC)
+    return as_utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{as_utc.microsecond // 1000:03d}Z"
+
+
+def time_key(text: str | None) -> float:
+    """A sort key for report times: seconds since the epoch, unknown times last."""
+    parsed = parse_time(text)
+    if parsed is None or parsed.tzinfo is None:
+        return float("inf")
+    return parsed.timestamp()
+
+
+def representative_path(report: Report) -> CriticalPath | None:
+    """The critical path worth drawing: a slow request first, then a failed one."""
+    for label in ("slow", "failed", "baseline"):
+        for path in report.critical_paths:
+            if path.label == label and path.steps:
+                return path
+    return None
+
+
+def evidence_refs(ids: Iterable[str]) -> str:
+    return " ".join(f"[{md_escape(i)}]" for i in ids)
+
+
+# --- Markdown escaping --------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<])")
+# Underscores emphasise only at word edges in GFM; escaping them inside names is noise.
+_MD_EDGE_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+
+def md_escape(text: str | None) -> str:
+    """Text safe inside a Markdown paragraph or table cell on GitHub.
+
+    `<` matters most: redaction placeholders like <email:1> would otherwise be read as
+    autolinks or HTML and vanish.
+    """
+    if text is None:
+        return ""
+    flat = " ".join(str(text).split())
+    escaped = _MD_SPECIAL.sub(r"\\\1", flat)
+    escaped = _MD_EDGE_UNDERSCORE.sub(r"\\_", escaped)
+    if escaped[:1] in ("#", ">", "-", "+", "="):
+        escaped = "\\" + escaped
+    return escaped.replace("|", "\\|")
+
+
+def prose(text: str) -> str:
+    """Multi-line model or user text: paragraphs kept, HTML neutralised, and nothing that
+    could open a heading or a code fence and swallow the sections that follow."""
+    out = []
+    for raw in text.strip().splitlines():
+        line = (
+            raw.rstrip()
+            .replace("<", "&lt;")
+            .replace("```", "\\`\\`\\`")
+            .replace("~~~", "\\~\\~\\~")
+        )
+        if line.lstrip().startswith(("#", "===", "---")):
+            line = "\\" + line.lstrip()
+        out.append(line)
+    return "\n".join(out)
+
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> str:
+    """A GitHub table; `align` is one letter per column (l, r, c), left by default."""
+    marks = {"l": "---", "r": "---:", "c": ":---:"}
+    spec = [marks[align[i]] if i < len(align) else "---" for i in range(len(headers))]
+    out = ["| " + " | ".join(headers) + " |", "| " + " | ".join(spec) + " |"]
+    out.extend("| " + " | ".join(row) + " |" for row in rows)
+    return "\n".join(out)
+
+
+def md_none(text: str) -> str:
+    return f"_{text}_"
+
+
+def where(service: str, operation: str | None) -> str:
+    return f"{service} {operation}" if operation else service
