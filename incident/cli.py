@@ -83,8 +83,13 @@ def _notice(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def _interactive() -> bool:
+    """Progress only for a person watching: both streams on a terminal, not in pipes or CI."""
+    return sys.stderr.isatty() and sys.stdout.isatty()
+
+
 def _progress() -> Callable[[str, int, int], None] | None:
-    if not sys.stderr.isatty():
+    if not _interactive():
         return None
     from incident.render.console import progress_reporter
 
@@ -107,7 +112,7 @@ def _load(inputs: list[str], logs: list[str] | None, alerts: list[str] | None) -
 
     paths = [*inputs, *(logs or ()), *(alerts or ())]
     # Big inputs take seconds to read: say so on a terminal, stay quiet in pipes and CI.
-    chatty = sys.stderr.isatty() and _input_bytes(paths) > 20 * 2**20
+    chatty = _interactive() and _input_bytes(paths) > 20 * 2**20
     started = time.monotonic()
     if chatty:
         _notice(f"reading {_input_bytes(paths) / 2**20:.0f} MB from {len(paths)} input(s)...")
