@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from incident.analysis.evidence import MIN_EVIDENCE
 from incident.analysis.rank import Candidate
 from incident.report import Action, AlertSummary
 
 
-def _for(c: Candidate) -> list[Action]:
+def _for(c: Candidate, position: int) -> list[Action]:
     name = c.component
     if c.kind == "deploy" and c.version:
         return [Action(action=f"Roll back {name} from version {c.version} to the previous one",
@@ -19,6 +20,12 @@ def _for(c: Candidate) -> list[Action]:
                        why=f"the failures or slowness of {name} sit on this one instance",
                        risk="low")]
     if c.kind == "client-input":
+        if c.errors < MIN_EVIDENCE:
+            # A handful of 4xx is everyday traffic; chasing a client would waste the night.
+            return [Action(action=f"Look at the request {name} rejected before chasing a "
+                                  f"client", why=f"only {c.errors} client error(s) (4xx) were "
+                                                 f"seen, too few to call a bad client",
+                           risk="low")]
         return [Action(action=f"Find and throttle or fix the client sending invalid input to "
                               f"{name}", why="the failures are client errors (4xx): requests "
                                              "are rejected, the service is healthy",
@@ -28,11 +35,27 @@ def _for(c: Candidate) -> list[Action]:
                               f"for leaked connections",
                        why="requests wait inside the service before their database call",
                        risk="medium")]
+    if c.kind == "network" and c.net_callee:
+        return [Action(action=f"Check the network path from {name} to {c.net_callee} (node, "
+                              f"CNI, service mesh, packet loss)",
+                       why=f"its calls to {c.net_callee} spend their time between its client "
+                           f"spans and {c.net_callee}'s server spans", risk="low")]
     if c.kind == "network":
+        why = ("the gap between callers and its server spans grew while its own work stayed "
+               "fast" if c.compared else "most of the time of calls to it is spent between "
+                                         "the caller's and its own spans")
         return [Action(action=f"Check the network path to {name} (node, CNI, service mesh, "
-                              f"packet loss)",
-                       why="the gap between callers and its server spans grew while its own "
-                           "work stayed fast", risk="low")]
+                              f"packet loss)", why=why, risk="low")]
+    if c.kind == "dependency":
+        return [Action(action=f"Check that {name} is running and reachable: its pods, DNS "
+                              f"name and service endpoints",
+                       why=f"{c.unreachable} call(s) to it never connected (refused, "
+                           f"unavailable or unresolvable)", risk="low")]
+    if c.consumer:
+        return [Action(action=f"Check {name}'s consumer lag and dead-letter queue; replay the "
+                              f"failed messages once it is fixed",
+                       why="it fails while consuming messages, and nobody upstream retries or "
+                           "absorbs a consumer's failure", risk="low")]
     actions: list[Action] = []
     if c.ctype == "cache":
         actions.append(Action(action=f"Restore the cache {name} and protect the database from "
@@ -47,9 +70,10 @@ def _for(c: Candidate) -> list[Action]:
         actions.append(Action(action=f"Check {name}'s status; open a circuit breaker or fail "
                                      f"over to a secondary provider",
                               why="an external dependency is slow or failing", risk="medium"))
-    if c.category == "partial":
-        actions.append(Action(action=f"Disable the feature flag for the non-critical "
-                                     f"dependency {name} until it recovers",
+    # Switching a cache off would send every read to the database it protects.
+    if c.category == "partial" and c.errors >= MIN_EVIDENCE and c.ctype != "cache":
+        actions.append(Action(action=f"Switch off calls to {name} (feature flag or circuit "
+                                     f"breaker) until it recovers",
                               why="callers already fall back; stop paying for the failures",
                               risk="low"))
     if c.category == "fatal":
@@ -65,17 +89,23 @@ def _for(c: Candidate) -> list[Action]:
                               why="callers time out waiting for it, tying up their own threads",
                               risk="medium"))
     if not actions:
-        actions.append(Action(action=f"Investigate {name} first: recent changes, saturation, "
-                                     f"dependencies", why="it explains most of the anomaly",
-                              risk="low"))
+        first = position == 0
+        actions.append(Action(action=f"Investigate {name}{' first' if first else ''}: recent "
+                                     f"changes, saturation, dependencies",
+                              why="it is the most likely cause found" if first else
+                              "it is the next most likely cause", risk="low"))
     return actions
 
 
 def suggest(causes: Sequence[Candidate], alerts: Sequence[AlertSummary]) -> list[Action]:
     out: list[Action] = []
     seen: set[str] = set()
-    for c in causes[:2]:
-        for a in _for(c):
+    named: set[str] = set()
+    for position, c in enumerate(causes[:2]):
+        named.add(c.component)
+        if c.net_callee in named:
+            continue  # the caller's view of a network delay already acted on
+        for a in _for(c, position):
             if a.action not in seen:
                 seen.add(a.action)
                 out.append(a)

@@ -14,9 +14,9 @@ from incident.analysis import actions as action_rules
 from incident.analysis.alerts import alert_service, role, runbook_of
 from incident.analysis.config import AnalysisConfig
 from incident.analysis.critical_path import critical_path, self_times
-from incident.analysis.evidence import EvidenceLog
+from incident.analysis.evidence import MIN_EVIDENCE, EvidenceLog, ms_text, plural
 from incident.analysis.logs import mine, surge
-from incident.analysis.rank import Candidate, rank
+from incident.analysis.rank import Candidate, in_consumer, rank
 from incident.analysis.semconv import (
     ERROR,
     USER_ERROR,
@@ -158,7 +158,7 @@ class _Run:
             c = Candidate(name, inc.peer_kind.get(name, "service"), kind="latency", score=0.05)
             c.operation = b if what == "self" else None
             c.facts.append(f"largest share of critical-path time "
-                           f"({inc.mean_path_ms(best[0]):.1f} ms per request)")
+                           f"({ms_text(inc.mean_path_ms(best[0]))} per request)")
             return [c]
         svc_errors: Counter[str] = Counter()
         for rec in self.bundle.logs:
@@ -233,42 +233,78 @@ class _Run:
         return [i for _, i in best[:2]]
 
     def summary(self, c: Candidate) -> str:
+        """One sentence a responder can act on. Claims of change ("new", "a surge", "got
+        slower", "one instance", "one version") need a baseline and enough observations;
+        without them the sentence states the counts instead."""
         where = c.component + (f" ({c.operation})" if c.operation else "")
-        if c.kind == "deploy":
-            return f"Version {c.version} of {c.component} fails where older versions do not."
-        if c.instance:
-            return f"{where} misbehaves on one instance, {c.instance}; its peers are healthy."
         compared = self.base is not None
+        n_fail = c.errors
+        failures = (f"{n_fail:,} during the incident, {c.baseline_errors:,} before"
+                    if compared else f"{plural(n_fail, 'failure')} in the export, no baseline "
+                                     f"to compare with")
+        if c.kind == "deploy":
+            return (f"Version {c.version} of {c.component} fails where older versions do not: "
+                    f"{c.concentration}.")
+        if c.instance:
+            return (f"{where} misbehaves on one instance, {c.instance}, while its peers are "
+                    f"healthy: {c.concentration}.")
         share = _share(c.lat_share)
-        added = (f"explains {share} of the added request latency (+{c.latency:.0f} ms per "
-                 f"request)" if compared else
-                 f"takes {share} of critical-path time ({c.latency:.0f} ms per request; no "
+        per_request = ms_text(c.latency)
+        added = (f"explains {share} of the added request latency (+{per_request} per request)"
+                 if compared else
+                 f"takes {share} of critical-path time ({per_request} per request; no "
                  f"baseline to compare with)")
-        failures = (f"{c.errors} during the incident, {c.baseline_errors} before"
-                    if compared else f"{c.errors} in the export")
         if c.kind == "latency" and c.errors and c.timeouts >= 0.5 * c.errors:
-            text = (f"Callers time out waiting for {where}: {c.timeouts} calls gave up "
-                    f"({failures}).")
+            text = (f"Callers time out waiting for {where}: {plural(c.timeouts, 'call')} gave "
+                    f"up ({failures}).")
+        elif c.kind == "client-input":
+            # A surge needs a baseline that shows the rise and enough rejections to be one.
+            surged = compared and c.user_new >= MIN_EVIDENCE
+            rejected = plural(n_fail, "client request")
+            counted = (f"{n_fail:,} during the incident, {c.baseline_errors:,} before"
+                       if compared else "in the export; no baseline to compare with")
+            text = (f"{where} rejects a surge of invalid client requests (4xx): {failures}; "
+                    f"the service itself is healthy." if surged else
+                    f"{where} rejected {rejected} with a 4xx ({counted}); a 4xx is the "
+                    f"client's mistake, not a failure of the service.")
+        elif c.kind == "error" and c.consumer:
+            text = (f"{where} fails while consuming messages: {failures}. No caller waits for "
+                    f"a consumer, so nothing absorbs these; users notice only if the messages "
+                    f"matter to them (check consumer lag and the dead-letter queue).")
+        elif c.kind == "error" and c.category == "partial":
+            # "Requests still succeed", not "users are not affected": the fallback may cost
+            # latency elsewhere (a cache miss lands on the database).
+            text = (f"{where} fails, but its callers fall back and the requests still "
+                    f"succeed ({failures})." if n_fail >= MIN_EVIDENCE else
+                    f"{where} failed {_times(n_fail)} and the request still succeeded"
+                    f"{' each time' if n_fail > 1 else ''} ({failures}).")
         else:
+            lead = f"New {c.category}" if compared else c.category.capitalize()
             text = {
-                "client-input": f"{where} rejects a surge of invalid client requests (4xx): "
-                                f"{failures}; the service itself is healthy.",
                 "saturation": f"Requests queue inside {where} before its database calls "
                               f"(connection pool or worker saturation); it {added}.",
-                "network": f"The network path to {c.component} got slower while its own work "
-                           f"stayed fast; it {added}.",
-                "dependency": f"{c.component} could not be reached: {c.unreachable} calls from "
-                              f"{_join(c.callers)} never connected (unavailable, refused or "
-                              f"unresolvable); {failures}.",
-                "error": f"New {c.category} failures originate in {where}: {failures}.",
+                "network": f"{c.component} waits on the network for its calls to "
+                           f"{c.net_callee} (+{ms_text(c.lat_net_out)} per request on those "
+                           f"calls): the same delay as on the path to {c.net_callee}, seen from "
+                           f"the caller." if c.net_callee and compared else
+                           f"{c.component}'s calls to {c.net_callee} spend their time between "
+                           f"its client spans and {c.net_callee}'s server spans "
+                           f"({ms_text(c.lat_net_out)} per request; no baseline to compare "
+                           f"with)." if c.net_callee else
+                           f"The network path to {c.component} got slower while its own work "
+                           f"stayed fast; it {added}." if compared else
+                           f"Calls to {c.component} spend most of their time between the "
+                           f"caller's client span and {c.component}'s own server span (network, "
+                           f"queues, connection setup); that gap {added}.",
+                "dependency": f"{c.component} could not be reached: "
+                              f"{plural(c.unreachable, 'call')} from {_join(c.callers)} never "
+                              f"connected (unavailable, refused or unresolvable); {failures}.",
+                "error": f"{lead} failures originate in {where}: {failures}.",
                 "latency": f"{where} got slower: it {added}." if compared else
                            f"{where} {added}.",
             }.get(c.kind, f"{where} is the most likely origin.")
         if c.symptom_of:
             text += f" Likely a symptom of {c.symptom_of}."
-        if c.category == "partial" and c.kind == "error":
-            text = (f"{where} fails, but its callers fall back: users are not affected "
-                    f"({failures}).")
         return text
 
     # -- impact -----------------------------------------------------------------------
@@ -345,10 +381,7 @@ class _Run:
                         nxt.append(a)
             frontier = sorted(nxt)
         t = self.inc.table
-        affected = 0
-        entry_hits: Counter[str] = Counter()
-        users: set[str] = set()
-        affected_ids: set[str] = set()
+        affected_traces: list[int] = []
         for k in self.inc.traces:
             r = t.roots[k]
             if not (t.flag[r] == ERROR or slow.get(k)):
@@ -361,15 +394,27 @@ class _Run:
                         not t.has_child[i] and calls_peer(s) and peer_name(s) == cause):
                     touches = True
                     break
-            if not touches:
+            if touches:
+                affected_traces.append(k)
+        # A trace that lost its context continues a request of another trace: its users
+        # came in through that trace's entry point, so count that request instead.
+        outer = _continued_requests(t, self.inc.traces, affected_traces)
+        entry_hits: Counter[str] = Counter()
+        users: set[str] = set()
+        affected_ids: set[str] = set()
+        counted: set[int] = set()
+        for k in affected_traces:
+            k = outer.get(k, k)
+            if k in counted:
                 continue
-            affected += 1
-            rs = t.spans[r]
+            counted.add(k)
+            rs = t.spans[t.roots[k]]
             entry_hits[f"{rs.service} {rs.name}"] += 1
             affected_ids.add(rs.trace_id)
             u = user_of(rs.attributes) if rs.attributes else None
             if u:
                 users.add(u)
+        affected = len(counted)
         # Logs of the affected requests name users the spans did not carry.
         for rec in self.bundle.logs:
             if rec.trace_id in affected_ids and rec.fields:
@@ -407,6 +452,7 @@ class _Run:
         inc, base = self.inc, self.base
         t = inc.table
         rows: list[Failure] = []
+        instrumented = {k[0] for k in inc.res_acc}
         for name, o in sorted(inc.origins.items(), key=lambda kv: -(kv[1].errors
                                                                      + kv[1].user_errors)):
             if not o.examples:
@@ -417,9 +463,16 @@ class _Run:
             category, origin = classify(s, flag if flag in (ERROR, USER_ERROR) else ERROR)
             if inc.peer_kind.get(name) == "external" and origin == "infrastructure":
                 origin = "dependency"
+            if origin == "dependency" and (name in instrumented
+                                           or inc.peer_kind.get(name) == "service"):
+                # It emits spans of its own, or is called as one of our RPC services: a
+                # service of ours (a proxy, say) that callers failed to reach, not a third
+                # party. The root causes judge it the same way.
+                origin = "infrastructure"
             count = o.errors + o.user_errors
             absorbed = o.absorbed >= 0.8 * count
-            if absorbed and category != "fatal":
+            consumer = sum(in_consumer(t, j) for j in o.examples) >= 0.5 * len(o.examples)
+            if absorbed and category != "fatal" and not consumer:
                 category = "partial"
             entry_names = {f"{t.spans[t.roots[t.tix[j]]].service} "
                            f"{t.spans[t.roots[t.tix[j]]].name}" for j in o.examples}
@@ -429,7 +482,7 @@ class _Run:
                 service=name, operation=op,
                 category=category,
                 origin=origin,
-                count=count, user_facing=not absorbed,
+                count=count, user_facing=not absorbed and not consumer,
                 business_critical=any(self.config.is_critical(x) for x in
                                       [*entry_names, op or ""]),
                 baseline_count=(b.errors + b.user_errors) if b else 0,
@@ -665,6 +718,39 @@ class _Run:
             + t.cycles, logs=len(self.bundle.logs), log_lines_skipped=q.log_lines_skipped,
             alerts=len(self.bundle.alerts), warnings=warnings[:50],
         )
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else "twice" if n == 2 else f"{n:,} times"
+
+
+def _continued_requests(t: SpanTable, traces: list[int], detached: list[int]) -> dict[int, int]:
+    """Traces among `detached` whose root is a server span without a parent that starts and
+    ends inside a childless server span of the same service in another trace (a framework
+    that dropped the trace context mid-request), mapped to that other trace."""
+    roots = {k for k in detached if t.kind[t.roots[k]] == SpanKind.SERVER
+             and not t.spans[t.roots[k]].parent_id}
+    if not roots:
+        return {}
+    services = {t.service[t.roots[k]] for k in roots}
+    leaves: dict[str, list[int]] = {}
+    for k in traces:
+        for i in t.members[k]:
+            if (t.kind[i] == SpanKind.SERVER and not t.has_child[i] and t.parent[i] >= 0
+                    and t.service[i] in services):
+                leaves.setdefault(t.service[i], []).append(i)
+    out: dict[int, int] = {}
+    for k in sorted(roots):
+        r = t.roots[k]
+        lo, hi = t.start[r], t.end[r]
+        inside = [i for i in leaves.get(t.service[r], ())
+                  if t.tix[i] != k and t.start[i] <= lo
+                  and hi <= t.end[i] + (t.end[i] - t.start[i]) // 10]
+        if inside:
+            # The tightest enclosing leaf is the request this trace belongs to.
+            best = min(inside, key=lambda i: (t.end[i] - t.start[i], i))
+            out[k] = t.tix[best]
+    return out
 
 
 def _share(x: float) -> str:

@@ -1,4 +1,5 @@
-"""Numbered evidence (E1..En) that root causes, timeline events and the model's answer cite."""
+"""Numbered evidence (E1..En) that root causes, timeline events and the model's answer cite,
+and the thresholds and number wording every claim made from that evidence follows."""
 
 from __future__ import annotations
 
@@ -7,6 +8,29 @@ from typing import Literal
 from incident.report import Evidence
 
 Kind = Literal["span", "log", "alert", "stat"]
+
+# Fewest observations behind a claim of change or concentration ("a surge", "one instance",
+# "one version"); below it a summary states the count instead of an interpretation.
+MIN_EVIDENCE = 5
+
+
+def ms_text(ms: float) -> str:
+    """A duration for a sentence: "<0.1 ms", "0.4 ms", "4.2 ms", "43 ms", "1,250 ms"; sub-
+    millisecond work is common in real traces and must not read as "0 ms"."""
+    a = abs(ms)
+    sign = "-" if ms < 0 else ""
+    if a == 0:
+        return "0 ms"
+    if a < 0.1:
+        return f"{sign}<0.1 ms"
+    if a < 9.95:
+        return f"{sign}{a:.1f} ms"
+    return f"{sign}{a:,.0f} ms"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """"1 failure", "3 failures"."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 class EvidenceLog:

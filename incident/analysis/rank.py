@@ -9,8 +9,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from incident.analysis.config import AnalysisConfig
+from incident.analysis.evidence import MIN_EVIDENCE, ms_text, plural
 from incident.analysis.semconv import ERROR, Category, Origin, classify, peer_name
 from incident.analysis.signals import OriginErrors, WindowStats
+from incident.analysis.trees import SpanTable
+from incident.model import SpanKind
 
 
 @dataclass
@@ -47,6 +50,14 @@ class Candidate:
     first_span: int = -1
     # Share of the added request latency it explains (of all request time without a baseline).
     lat_share: float = 0.0
+    # Its failures happen while consuming messages: no caller waits for them or absorbs them.
+    consumer: bool = False
+    # Ranked against a baseline: only then may its wording claim a change.
+    compared: bool = False
+    # The measured fact behind an instance or version claim, for the summary.
+    concentration: str = ""
+    # For a network cause seen from the caller side: the callee its slow calls go to.
+    net_callee: str | None = None
 
     @property
     def err_weight(self) -> float:
@@ -166,7 +177,12 @@ def rank(inc: WindowStats, base: WindowStats | None, config: AnalysisConfig) -> 
         c.lat_share = min(1.0, c.latency / (total_added if base and total_added > 0
                                             else lat_pool))
         c.err_score = err_mag * min(1.0, c.err_weight / weight_pool)
+        if c.user_new > c.err_new and c.absorbed >= 0.8:
+            # A 4xx the entry point absorbed (a lookup that found nothing, a retried token) is
+            # routine traffic, not an outage the client caused.
+            c.err_score *= 0.5
         c.score = 1.0 - (1.0 - c.lat_score) * (1.0 - c.err_score)
+        c.compared = base is not None
         if base is None:
             c.score *= 0.7  # nothing to compare with: the ranking is a weaker guess
 
@@ -228,10 +244,15 @@ def _concentration(c: Candidate, inc: WindowStats, base: WindowStats | None) -> 
                 continue
             rate = errs / max(1, calls_version[v])
             rest = (total - errs) / max(1, sum(calls_version.values()) - calls_version[v])
-            if errs >= 0.5 * total and rate >= 3 * rest:
+            older_calls = sum(calls_version.values()) - calls_version[v]
+            # Blaming a version needs failures enough to tell a pattern from chance, and
+            # older versions serving enough traffic to compare with.
+            if (errs >= 0.5 * total and rate >= 3 * rest and errs >= MIN_EVIDENCE
+                    and older_calls >= MIN_EVIDENCE):
                 c.kind, c.version = "deploy", v
-                c.facts.append(f"{errs} of {total} failures on new version {v} "
-                               f"({rate:.0%} vs {rest:.0%} on older versions)")
+                c.concentration = (f"{errs} of {total} failures on new version {v} "
+                                   f"({rate:.0%} vs {rest:.0%} on older versions)")
+                c.facts.append(c.concentration)
                 return
     instances = [k for k in keys if k[1]]
     if len(instances) < 2:
@@ -242,19 +263,25 @@ def _concentration(c: Candidate, inc: WindowStats, base: WindowStats | None) -> 
         rate = errs / max(1, acc[k][0] if k in acc else 1)
         rest_calls = sum(acc[x][0] for x in keys if x != k)
         rest = (total - errs) / max(1, rest_calls)
-        if k[1] and errs >= 0.6 * total and rate >= 3 * rest:
+        if (k[1] and errs >= 0.6 * total and rate >= 3 * rest and errs >= MIN_EVIDENCE
+                and rest_calls >= MIN_EVIDENCE):
             c.instance = k[1]
-            c.facts.append(f"{errs} of {total} failures on {c.instance} "
-                           f"({rate:.0%} vs {rest:.0%} on its {len(keys) - 1} peers)")
+            c.concentration = (f"{errs} of {total} failures on {c.instance} "
+                               f"({rate:.0%} vs {rest:.0%} on its "
+                               f"{plural(len(keys) - 1, 'peer')})")
+            c.facts.append(c.concentration)
     elif c.lat_score > c.err_score:
         means = {k: acc[k][1] / max(1, acc[k][0]) for k in instances}
         k = max(means, key=lambda x: (means[x], x[1] or ""))
         others = sorted(m for x, m in means.items() if x != k)
         median = others[len(others) // 2] if others else 0.0
-        if median > 0 and means[k] >= 3 * median and acc[k][0] >= 5:
+        peer_spans = sum(acc[x][0] for x in instances if x != k)
+        if (median > 0 and means[k] >= 3 * median and acc[k][0] >= MIN_EVIDENCE
+                and peer_spans >= MIN_EVIDENCE):
             c.instance = k[1]
-            c.facts.append(f"{c.instance} spans average {means[k] / 1e6:.0f} ms vs "
-                           f"{median / 1e6:.0f} ms on its peers")
+            c.concentration = (f"{c.instance} spans average {ms_text(means[k] / 1e6)} vs "
+                               f"{ms_text(median / 1e6)} on its peers")
+            c.facts.append(c.concentration)
 
 
 def _describe(c: Candidate, inc: WindowStats, base: WindowStats | None,
@@ -280,17 +307,27 @@ def _describe(c: Candidate, inc: WindowStats, base: WindowStats | None,
             cats = Counter(classify(spans[i], ERROR)[0] for i in c.examples)
             c.category = cats.most_common(1)[0][0] if cats else "transient"
             o_retried = o.retried if o else 0
-            if c.absorbed >= 0.8 and o_retried < 0.5 * max(1, c.errors):
+            c.consumer = bool(c.examples) and sum(
+                in_consumer(inc.table, i) for i in c.examples) >= 0.5 * len(c.examples)
+            # A message consumer's failure is not absorbed by anyone: the producer moved on
+            # long ago and the message is retried, dead-lettered or lost.
+            if c.absorbed >= 0.8 and o_retried < 0.5 * max(1, c.errors) and not c.consumer:
                 c.category = "partial"
             if o_retried:
                 c.facts.append(f"{o_retried} failed calls were retried by their callers")
         if o and o.operations:
             c.operation = max(o.operations.items(), key=lambda kv: kv[1])[0]
-        c.facts.insert(0, f"{c.errors} failures originate here during the incident "
-                          f"({c.baseline_errors} in the baseline)")
+        c.facts.insert(0, f"{plural(c.errors, 'failure')} originate here during the incident "
+                          f"({c.baseline_errors} in the baseline)" if base is not None else
+                       f"{plural(c.errors, 'failure')} originate here (no baseline to "
+                       f"compare with)")
         if c.timeouts:
-            c.facts.append(f"{c.timeouts} callers gave up with a timeout waiting for it")
-        if c.absorbed:
+            c.facts.append(f"{plural(c.timeouts, 'call')} gave up with a timeout waiting "
+                           f"for it")
+        if c.consumer:
+            c.facts.append("the failures happen while consuming messages: no caller waits "
+                           "for them")
+        elif c.absorbed:
             c.facts.append(f"{c.absorbed:.0%} of them were absorbed: the entry point succeeded")
     else:
         c.category = "transient"
@@ -301,6 +338,13 @@ def _describe(c: Candidate, inc: WindowStats, base: WindowStats | None,
         if main == "network" or (c.lat_net_out > c.lat_self + c.lat_peer and c.lat_net_out
                                  > 0.3 * c.latency):
             c.kind = "network"
+            if c.lat_net_out > c.lat_net:
+                # The delay sits on calls it makes: the same time its callee is charged with.
+                out = [(d, k[2]) for k, d in added.items()
+                       if k[0] == "edge" and k[1] == c.component and k[2] != c.component
+                       and d > 0]
+                if out:
+                    c.net_callee = max(out)[1]
         elif main == "self" and c.lat_lead >= 0.6 * c.lat_self and has_store:
             c.kind = "saturation"
         else:
@@ -313,12 +357,43 @@ def _describe(c: Candidate, inc: WindowStats, base: WindowStats | None,
             c.operation = k[2] if k[0] == "self" else None
             if k[0] == "peer":
                 c.operation = next((spans[i].name for i in _examples_for_peer(inc, k)), None)
-        c.facts.insert(0, f"explains {c.latency:.0f} ms of added critical-path time per request"
-                          f" (network {c.lat_net + c.lat_net_out:.0f} ms, own work "
-                          f"{c.lat_self:.0f} ms, calls to it {c.lat_peer:.0f} ms)")
+        # The parts add up to the total: an outgoing call's network time counts half, since
+        # the callee side may share the blame.
+        pieces = [text for value, text in (
+            (c.lat_net, f"network into it {ms_text(c.lat_net)}"),
+            (c.lat_net_out, f"half of the {ms_text(c.lat_net_out)} its own calls spent on "
+                            f"the network"),
+            (c.lat_self, f"own work {ms_text(c.lat_self)}"),
+            (c.lat_peer, f"time in calls to it {ms_text(c.lat_peer)}"),
+        ) if value > 0]
+        if base is None:
+            pieces.append("no baseline to compare with")
+        parts_text = f" ({'; '.join(pieces)})" if pieces else ""
+        c.facts.insert(0, f"explains {ms_text(c.latency)} of added critical-path time per "
+                          f"request{parts_text}" if base is not None else
+                       f"takes {ms_text(c.latency)} of critical-path time per request"
+                       f"{parts_text}")
     _concentration(c, inc, base)
     if c.kind == "client-input":
         c.origin = "user"
+
+
+def in_consumer(table: SpanTable, i: int) -> bool:
+    """Does span `i` run inside message consumption: below (or as) a CONSUMER span, or below
+    a PRODUCER span's hand-off? Such work is asynchronous to whoever sent the message."""
+    spans, parent = table.spans, table.parent
+    j = i
+    for _ in range(256):
+        k = spans[j].kind
+        if k == SpanKind.CONSUMER:
+            return True
+        p = parent[j]
+        if p < 0:
+            return False
+        if spans[p].kind == SpanKind.PRODUCER:
+            return True
+        j = p
+    return False
 
 
 def _examples_for_peer(inc: WindowStats, key: tuple[str, str, str]) -> list[int]:
