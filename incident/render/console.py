@@ -26,6 +26,8 @@ from rich.table import Table
 from rich.text import Text
 
 from incident.render.formatting import (
+    felt_by,
+    format_change,
     format_duration,
     format_ms,
     format_pct,
@@ -217,7 +219,7 @@ def _failures(report: Report) -> RenderableType | None:
     for f in report.failures[:_MAX_ROWS]:
         where = f.service + (f" {f.operation}" if f.operation else "")
         felt = Text(
-            "users" if f.user_facing else "absorbed", style="red" if f.user_facing else "green"
+            felt_by(f.user_facing, f.category), style="red" if f.user_facing else "green"
         )
         table.add_row(where, f"{f.category}\n{f.origin}", f"{f.count:,}", felt, f.example[:120])
     return table
@@ -301,10 +303,9 @@ def _log_templates(report: Report) -> RenderableType | None:
     table = _table("Top log templates", ("count", "right"), ("level", "left"), ("template", "left"))
     for t in report.log_templates[:10]:
         template = Text(t.template)
-        if t.new:
-            template.append("  new", style="bold yellow")
-        elif t.surge:
-            template.append(f"  x{t.surge:.1f}", style="yellow")
+        change = format_change(t.new, t.surge)
+        if change:
+            template.append(f"  {change}", style="bold yellow" if t.new else "yellow")
         table.add_row(f"{t.count:,}", t.level or "-", template)
     return table
 

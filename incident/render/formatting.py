@@ -14,6 +14,8 @@ def format_ms(value: float) -> str:
     """Milliseconds for people: one decimal below 10 ms, whole numbers above, seconds past 10 s."""
     if abs(value) >= 10_000:
         return f"{value / 1000:,.1f} s"
+    if value and abs(value) < 0.1:
+        return "<0.1 ms"
     if abs(value) < 10:
         return f"{value:.1f} ms"
     return f"{value:,.0f} ms"
@@ -22,6 +24,8 @@ def format_ms(value: float) -> str:
 def format_duration(seconds: float) -> str:
     """A duration as 1h 2m, 3m 4s or 5.6s."""
     seconds = abs(seconds)
+    if 0 < seconds < 0.1:
+        return f"{seconds * 1000:.0f} ms" if seconds >= 0.001 else "<1 ms"
     if seconds < 60:
         return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
     minutes, secs = divmod(round(seconds), 60)
@@ -36,6 +40,22 @@ def format_duration(seconds: float) -> str:
 
 def format_pct(value: float) -> str:
     return f"{value * 100:.1f}%"
+
+
+def felt_by(user_facing: bool, category: str) -> str:
+    """Who felt a failure: users, nobody because a fallback absorbed it, or only the system."""
+    if user_facing:
+        return "user-facing"
+    return "absorbed" if category == "partial" else "internal"
+
+
+def format_change(new: bool, surge: float | None) -> str:
+    """How a log template's rate moved against the baseline: new, up xN, or down xN."""
+    if new:
+        return "new"
+    if not surge:
+        return ""
+    return f"x{surge:.1f}" if surge >= 1 else f"fewer (x{surge:.1f})"
 
 
 def parse_time(text: str | None) -> datetime | None:

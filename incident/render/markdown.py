@@ -12,6 +12,8 @@ from importlib import resources
 from incident.errors import UsageError
 from incident.render.formatting import (
     evidence_refs,
+    felt_by,
+    format_change,
     format_duration,
     format_ms,
     format_pct,
@@ -343,7 +345,8 @@ def _root_cause(report: Report) -> str:
             for f in old
         )
         parts.append(
-            "**Errors that predate the incident** (present in the baseline, not its cause):\n\n"
+            "**Errors already occurring before the incident** (seen in the baseline too, so "
+            "not ranked as its cause):\n\n"
             + lines
         )
     return "\n\n".join(parts)
@@ -430,7 +433,7 @@ def _failures(report: Report) -> str:
             f.origin,
             f"{f.count:,}",
             f"{f.baseline_count:,}",
-            "user-facing" if f.user_facing else "absorbed",
+            felt_by(f.user_facing, f.category),
             "yes" if f.business_critical else "",
             md_escape(f.example[:160]),
         ]
@@ -478,7 +481,7 @@ def _log_templates(report: Report) -> str:
             md_escape(t.level) or "—",
             f"{t.count:,}",
             f"{t.baseline_count:,}",
-            "new" if t.new else (f"x{t.surge:.1f}" if t.surge else ""),
+            format_change(t.new, t.surge),
             md_escape(", ".join(t.services)) or "—",
             utc(t.first_seen) if t.first_seen else "—",
             f"[{md_escape(t.evidence)}]" if t.evidence else "",
