@@ -52,8 +52,7 @@ def critical_path(table: SpanTable, root: int, children: dict[int, list[int]]) -
         if not descended:
             lead = cursor - lo if cursor > lo else 0
             total = own.pop(span, 0) + lead
-            has_child = any(True for _ in kids)
-            segments.append((span, total, lead if has_child else 0))
+            segments.append((span, total, lead if kids else 0))
     return segments
 
 
