@@ -189,6 +189,22 @@ def peer_name(span: Span) -> str | None:
         v = attrs.get(key)
         if v:
             return str(v)
+    return _peer_from_address(attrs)
+
+
+def peer_of_attributes(attrs: dict[str, Any]) -> str | None:
+    """`peer_name` of a span's attributes, for bulk use: the keys of PEER_KEYS are spelled out
+    in the same order because a chain of lookups costs a third of a loop over them."""
+    v = (attrs.get("peer.service") or attrs.get("server.address") or attrs.get("net.peer.name")
+         or attrs.get("db.namespace") or attrs.get("db.name") or attrs.get("http.host")
+         or attrs.get("net.sock.peer.name"))
+    if v:
+        return str(v)
+    return _peer_from_address(attrs) if attrs else None
+
+
+def _peer_from_address(attrs: dict[str, Any]) -> str | None:
+    """The peer of a span without a peer key: the URL's host, the RPC service, the database."""
     url = attrs.get("url.full") or attrs.get("http.url")
     if isinstance(url, str) and "://" in url:
         return url.split("://", 1)[1].split("/", 1)[0].split("@")[-1].split(":")[0] or None

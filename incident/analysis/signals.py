@@ -18,6 +18,7 @@ from incident.analysis.semconv import (
     peer_in_text,
     peer_kind,
     peer_name,
+    peer_of_attributes,
 )
 from incident.analysis.trees import SpanTable
 from incident.model import Span, SpanKind
@@ -216,6 +217,30 @@ def _resource_key(span: Span, *, span_attributes: bool = True) -> ResKey:
     return (span.service, inst, ver)
 
 
+# Span attributes that can change where a span ran (see `_resource_key`).
+_RES_ATTR_KEYS = frozenset((*_INSTANCE_KEYS, "service.version"))
+_RES_ATTR_ORDER = (*_INSTANCE_KEYS, "service.version")
+_CALLER_KINDS = frozenset((_CLIENT, _PRODUCER))
+
+
+def _span_resource_key(s: Span, base: ResKey,
+                       cache: dict[tuple[ResKey, tuple[object, ...]], ResKey]) -> ResKey:
+    """The resource key of a span whose resource left the instance or version unsaid: the
+    span's own attributes may tell (`base` is the key of its resource alone)."""
+    attrs = s.attributes
+    if not attrs or attrs.keys().isdisjoint(_RES_ATTR_KEYS):
+        return base
+    values = tuple(map(attrs.get, _RES_ATTR_ORDER))
+    try:
+        ck = (base, values)
+        hit = cache.get(ck)
+    except TypeError:  # an unhashable attribute value: no caching
+        return _resource_key(s)
+    if hit is None:
+        hit = cache[ck] = _resource_key(s)
+    return hit
+
+
 def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> WindowStats:
     """Aggregate one window (a set of traces of one table)."""
     ws = WindowStats(table, traces)
@@ -223,11 +248,15 @@ def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> Window
     start, end, members, roots = table.start, table.end, table.members, table.roots
     calls_out, has_child, kind_col = table.calls_out, table.has_child, table.kind
     calls = ws.calls
-    res_acc = ws.res_acc
     edges = ws.edges
     peer_calls: dict[str, str] = ws.peer_kind
-    peer_cache: dict[int, str | None] = {}
+    res_acc = ws.res_acc
     key_cache: dict[int, ResKey] = {}
+    by_attrs: dict[tuple[ResKey, tuple[object, ...]], ResKey] = {}
+    # What the critical paths need again: the peer of each leaf call (None when unnamed) and
+    # the service each caller span called first.
+    peer_of: dict[int, str | None] = {}
+    callee_of: dict[int, str] = {}
     failing_parents: set[int] = set()
     origin_spans: list[int] = []
     lo = hi = None
@@ -252,13 +281,12 @@ def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> Window
             s = spans[i]
             st = start[i]
             d = end[i] - st
-            res = s.resource
-            rid = id(res)
+            rid = id(s.resource)
             rkey = key_cache.get(rid)
             if rkey is None or rkey[0] != svc_col[i]:
                 rkey = key_cache[rid] = _resource_key(s, span_attributes=False)
-            if (rkey[1] is None or rkey[2] is None) and s.attributes:
-                rkey = _resource_key(s)  # per span: the resource did not say it all
+            if rkey[1] is None or rkey[2] is None:
+                rkey = _span_resource_key(s, rkey, by_attrs)
             acc = res_acc.get(rkey)
             if acc is None:
                 res_acc[rkey] = [1, d, st]
@@ -271,9 +299,12 @@ def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> Window
             if p >= 0:
                 ps = svc_col[p]
                 if ps != svc_col[i]:
-                    e = edges.get((ps, svc_col[i]))
+                    ek = (ps, svc_col[i])
+                    e = edges.get(ek)
                     if e is None:
-                        e = edges[(ps, svc_col[i])] = [0, 0, 0]
+                        e = edges[ek] = [0, 0, 0]
+                    if p not in callee_of:
+                        callee_of[p] = ek[1]
                     e[0] += 1
                     gap = (end[p] - start[p]) - d
                     if gap > 0:
@@ -281,19 +312,19 @@ def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> Window
                     e[2] += d
             if not has_child[i]:
                 k = kind_col[i]
-                if k in (_CLIENT, _PRODUCER) or (k != SpanKind.SERVER and calls_peer(s)):
-                    aid = id(s.attributes)
-                    if aid in peer_cache:
-                        peer = peer_cache[aid]
-                    else:
-                        peer = peer_cache[aid] = peer_name(s)
+                if k in _CALLER_KINDS or (k != SpanKind.SERVER and calls_peer(s)):
+                    peer = peer_of[i] = peer_of_attributes(s.attributes)
                     if peer and peer != svc_col[i]:
-                        calls[peer] = calls.get(peer, 0) + 1
-                        if peer not in peer_calls:
-                            peer_calls[peer] = peer_kind(s)
-                            system = db_system(s.attributes)
-                            if system:
-                                ws.peer_system[peer] = system
+                        seen = calls.get(peer)
+                        if seen is None:
+                            calls[peer] = 1
+                            if peer not in peer_calls:
+                                peer_calls[peer] = peer_kind(s)
+                                system = db_system(s.attributes)
+                                if system:
+                                    ws.peer_system[peer] = system
+                        else:
+                            calls[peer] = seen + 1
                         ws.peer_dur[peer] = ws.peer_dur.get(peer, 0) + d
                         ws.graph.add((svc_col[i], peer))
             if flag[i]:
@@ -361,19 +392,16 @@ def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> Window
         for idx, ns, ld in critical_path(table, r, children):
             if ns <= 0:
                 continue
-            s = spans[idx]
-            svc = s.service
-            k = s.kind
+            svc = svc_col[idx]
+            k = kind_col[idx]
             hop: PathKey
             if (calls_out[idx] and k != SpanKind.SERVER) or (k == _CLIENT and has_child[idx]):
                 # A client span's own time is the gap: network, queues, connection setup.
-                callee = next((spans[c].service for c in children.get(idx, ())
-                               if spans[c].service != svc), svc)
-                hop = ("edge", svc, callee)
-            elif not has_child[idx] and calls_peer(s):
-                hop = ("peer", svc, peer_name(s) or s.name)
+                hop = ("edge", svc, callee_of.get(idx, svc))
+            elif idx in peer_of:  # a leaf call to a peer
+                hop = ("peer", svc, peer_of[idx] or spans[idx].name)
             else:
-                hop = ("self", svc, s.name)
+                hop = ("self", svc, spans[idx].name)
                 if ld:
                     lead[hop] = lead.get(hop, 0) + ld
             path[hop] = path.get(hop, 0) + ns
