@@ -5,40 +5,18 @@ services. Read in place from ../shared/realdata (skipped when absent)."""
 
 from __future__ import annotations
 
-import csv
-import re
 from pathlib import Path
 
 import pytest
 
 from incident.analysis import diagnose
-from incident.model import Bundle, Span
-
-# Kubernetes pod names: <deployment>-<replica-set hash>-<pod suffix>.
-_POD_SUFFIX = re.compile(r"-[0-9a-f]{6,10}-[0-9a-z]{5}$")
+from incident.ingest import load
+from incident.model import Bundle
 
 
 def load_nezha_csv(path: Path) -> Bundle:
-    """TraceID,SpanID,ParentID,PodName,OperationName,StartTimeUnixNano,EndTimeUnixNano,Duration
-    -> Spans: service from the pod name without its hashes, instance = the pod."""
-    spans: list[Span] = []
-    resources: dict[str, dict[str, str]] = {}
-    with path.open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            pod = row["PodName"]
-            service = _POD_SUFFIX.sub("", pod)
-            res = resources.get(pod)
-            if res is None:
-                res = resources[pod] = {"service.name": service, "k8s.pod.name": pod}
-            parent = row["ParentID"]
-            spans.append(Span(
-                row["TraceID"], row["SpanID"], None if parent in ("", "root") else parent,
-                service, row["OperationName"], start_ns=int(row["StartTimeUnixNano"]),
-                end_ns=int(row["EndTimeUnixNano"]), resource=res,
-            ))
-    bundle = Bundle(spans=spans)
-    bundle.quality.spans = len(spans)
-    return bundle
+    """The CSV span table through the real reader (format "span-csv"), as a user would."""
+    return load([str(path)])
 
 
 CASES = [
@@ -50,7 +28,7 @@ CASES = [
 
 
 def test_pod_names_map_to_services(realdata: Path) -> None:
-    """The helper strips replica-set and pod hashes and keeps the pod as the instance."""
+    """The reader strips replica-set and pod hashes and keeps the pod as the instance."""
     bundle = load_nezha_csv(realdata / CASES[0][0])
     services = {s.service for s in bundle.spans}
     assert "currencyservice" in services and "frontend" in services
