@@ -268,13 +268,15 @@ def _run_ai(
     digest = build_digest(report, max_tokens=max_tokens, redactor=redactor)
     report.redactions = dict(redactor.counts)
     has_key = bool(os.environ.get("ANTHROPIC_API_KEY"))
-    if ai is None:
-        ai = has_key
-        if not has_key:
+    if ai is False:
+        report.ai = AIResult(status="skipped", reason="turned off with --no-ai")
+        return
+    if not has_key:
+        report.ai = AIResult(status="skipped", reason="ANTHROPIC_API_KEY is not set")
+        if ai is None:
             _notice("AI step skipped: ANTHROPIC_API_KEY is not set (use --no-ai to silence this)")
-    if not ai:
-        reason = "turned off with --no-ai" if has_key or ai is False else "no ANTHROPIC_API_KEY"
-        report.ai = AIResult(status="skipped", reason=reason)
+        else:
+            _notice("AI step skipped: --ai was given but ANTHROPIC_API_KEY is not set")
         return
     from incident.llm import DEFAULT_MODEL, explain
 

@@ -107,6 +107,7 @@ def test_sample_diagnose_json_is_a_valid_report() -> None:
     report = Report.model_validate_json(proc.stdout)
     assert report.root_causes
     assert report.ai.status == "skipped"
+    assert report.ai.reason == "turned off with --no-ai"
 
 
 def test_diagnose_without_key_says_ai_skipped_once(tmp_path: Path) -> None:
@@ -116,7 +117,10 @@ def test_diagnose_without_key_says_ai_skipped_once(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr.decode()
     notices = [line for line in proc.stderr.decode().splitlines() if "AI step skipped" in line]
     assert len(notices) == 1
-    assert out.read_text().startswith("#")
+    assert "ANTHROPIC_API_KEY" in notices[0]
+    text = out.read_text()
+    assert text.startswith("#")
+    assert "ANTHROPIC_API_KEY is not set" in text, "the postmortem says why there is no AI part"
 
 
 def test_require_ai_without_key_exits_3(tmp_path: Path) -> None:
