@@ -127,10 +127,11 @@ class _Run:
         ordered, self.added = rank(self.inc, self.base, self.config)
         self.ordered = ordered
         scored = [c for c in ordered if c.score > 0.0]
-        # A candidate that adds no new failures and under 2% of the added latency explains
-        # nothing a responder should look at; keep one only if nothing else is left.
+        # A candidate that adds no new failures and whose latency claim does not hold (too
+        # small a share of the added time, or a hop that barely grew) explains nothing a
+        # responder should look at; keep one only if nothing else is left.
         top = [c for c in scored if c.err_new + c.user_new > 0 or c.kind == "deploy"
-               or c.lat_share >= 0.02 or c.symptom_of] or scored[:1]
+               or c.latency_claim_holds or c.symptom_of] or scored[:1]
         top = top[: self.config.max_root_causes]
         if not top:
             top = self.fallback(ordered)
@@ -249,7 +250,8 @@ class _Run:
             return (f"{where} misbehaves on one instance, {c.instance}, while its peers are "
                     f"healthy: {c.concentration}.")
         share = _share(c.lat_share)
-        per_request = ms_text(c.latency)
+        # The same added time the share is of: its own hops, not its callees' network time.
+        per_request = ms_text(c.own_latency)
         added = (f"explains {share} of the added request latency (+{per_request} per request)"
                  if compared else
                  f"takes {share} of critical-path time ({per_request} per request; no "
@@ -300,7 +302,12 @@ class _Run:
                               f"{plural(c.unreachable, 'call')} from {_join(c.callers)} never "
                               f"connected (unavailable, refused or unresolvable); {failures}.",
                 "error": f"{lead} failures originate in {where}: {failures}.",
-                "latency": f"{where} got slower: it {added}." if compared else
+                "latency": f"{where} got slower: it {added}." if compared
+                           and c.latency_claim_holds else
+                           f"{where} barely changed: its critical-path time rose "
+                           f"{_growth_text(c.lat_growth)} (+{per_request} per request, "
+                           f"{_share(c.lat_share)} of the added latency), too little to explain "
+                           f"the incident; nothing else stood out." if compared else
                            f"{where} {added}.",
             }.get(c.kind, f"{where} is the most likely origin.")
         if c.symptom_of:
@@ -431,6 +438,10 @@ class _Run:
     def inflation(self) -> list[LatencyInflation]:
         inc, base = self.inc, self.base
         total = inc.mean_root_ms() - (base.mean_root_ms() if base else 0.0)
+        # Of the gross growth, as the ranking does: hops that left the critical path offset
+        # the net rise, and shares of it would add up past 100%.
+        if total > 0:
+            total = max(total, sum(d for d in self.added.values() if d > 0))
         rows: list[LatencyInflation] = []
         for key, d in sorted(self.added.items(), key=lambda kv: (-kv[1], kv[0])):
             if d <= 0 or len(rows) >= self.config.max_latency_rows:
@@ -751,6 +762,10 @@ def _continued_requests(t: SpanTable, traces: list[int], detached: list[int]) ->
             best = min(inside, key=lambda i: (t.end[i] - t.start[i], i))
             out[k] = t.tix[best]
     return out
+
+
+def _growth_text(x: float) -> str:
+    return "from nothing" if x == float("inf") else f"{x:.0%}"
 
 
 def _share(x: float) -> str:

@@ -13,6 +13,15 @@ Kind = Literal["span", "log", "alert", "stat"]
 # "one version"); below it a summary states the count instead of an interpretation.
 MIN_EVIDENCE = 5
 
+# A claim that a hop "got slower" and explains the incident's added latency needs both: a
+# share of the added time a responder would chase, and a rise of that hop itself that is not
+# run-to-run jitter (89 -> 98 ms is +10%: noise, even if it is 2% of the added time).
+MIN_LATENCY_SHARE = 0.05
+MIN_LATENCY_GROWTH = 0.25
+# ...unless the hop carries so much of the added time that a small relative rise of a big
+# hop is the incident (a 1 s query growing 10% adds 100 ms to every request).
+MAJOR_LATENCY_SHARE = 0.30
+
 
 def ms_text(ms: float) -> str:
     """A duration for a sentence: "<0.1 ms", "0.4 ms", "4.2 ms", "43 ms", "1,250 ms"; sub-

@@ -9,7 +9,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from incident.analysis.config import AnalysisConfig
-from incident.analysis.evidence import MIN_EVIDENCE, ms_text, plural
+from incident.analysis.evidence import (
+    MAJOR_LATENCY_SHARE,
+    MIN_EVIDENCE,
+    MIN_LATENCY_GROWTH,
+    MIN_LATENCY_SHARE,
+    ms_text,
+    plural,
+)
 from incident.analysis.semconv import ERROR, Category, Origin, classify, peer_name
 from incident.analysis.signals import OriginErrors, WindowStats
 from incident.analysis.trees import SpanTable
@@ -25,6 +32,13 @@ class Candidate:
     lat_net: float = 0.0  # added edge gap on calls into this component
     lat_net_out: float = 0.0  # added edge gap on calls this component makes
     lat_peer: float = 0.0
+    # Added time its callers spent waiting to retry calls to it that failed (backoff): the
+    # callers' own work did not grow, the retries of this component's failures did.
+    lat_retry: float = 0.0
+    # Baseline critical-path ms of the hops charged to it that grew: how big they were before.
+    lat_before: float = 0.0
+    # Incident critical-path spans behind its latency (a claim of change needs enough).
+    lat_samples: int = 0
     err_new: float = 0.0
     user_new: float = 0.0
     errors: int = 0
@@ -68,7 +82,29 @@ class Candidate:
 
     @property
     def latency(self) -> float:
-        return self.lat_self + self.lat_net + self.lat_peer + 0.5 * self.lat_net_out
+        return self.own_latency + 0.5 * self.lat_net_out
+
+    @property
+    def lat_growth(self) -> float:
+        """How much the hops charged to it grew, relative to their baseline size."""
+        return self.own_latency / self.lat_before if self.lat_before > 0 else math.inf
+
+    @property
+    def latency_claim_holds(self) -> bool:
+        """Is "it got slower and explains N% of the added latency" a fair sentence? Against a
+        baseline it needs a real share of the added time, a real rise of its own hops and
+        enough spans behind it; without one, only a share worth reading."""
+        if not self.compared:
+            return self.lat_share >= 0.02
+        grew = self.lat_growth >= MIN_LATENCY_GROWTH or self.lat_share >= MAJOR_LATENCY_SHARE
+        return self.lat_share >= MIN_LATENCY_SHARE and grew and self.lat_samples >= MIN_EVIDENCE
+
+    @property
+    def own_latency(self) -> float:
+        """The added time charged to it alone: each critical-path hop is charged to exactly
+        one component, so these add up over candidates without counting anything twice. (Its
+        outgoing calls' network time is its callee's; it only weighs in the score.)"""
+        return self.lat_self + self.lat_net + self.lat_peer + self.lat_retry
 
 
 def _get(cands: dict[str, Candidate], name: str, ctype: str = "service") -> Candidate:
@@ -91,18 +127,91 @@ def _attribute_latency(cands: dict[str, Candidate], inc: WindowStats,
         if d <= 0:
             continue
         what, a, b = key
+        before = base.mean_path_ms(key) if base else 0.0
         if what == "self":
             c = _get(cands, a)
             c.lat_self += d
+            c.lat_before += before
             lead = inc.lead.get(key, 0) / max(1, inc.sampled) / 1e6 - (
                 base.lead.get(key, 0) / max(1, base.sampled) / 1e6 if base else 0.0)
             c.lat_lead += min(max(lead, 0.0), d)
         elif what == "edge":
             _get(cands, b).lat_net += d
+            _get(cands, b).lat_before += before
             _get(cands, a).lat_net_out += d
         else:
-            _get(cands, b, inc.peer_kind.get(b, "external")).lat_peer += d
+            c = _get(cands, b, inc.peer_kind.get(b, "external"))
+            c.lat_peer += d
+            c.lat_before += before
     return added
+
+
+def _retry_waits(ws: WindowStats, max_path_traces: int) -> dict[tuple[str, str], float]:
+    """Mean ms per request that a caller sat idle between a failed call and its next attempt
+    at the same callee (retry backoff), over the traces whose critical paths were sampled.
+    That idle time is the caller's self time on the critical path, yet its own work did not
+    grow: the failures it retries did."""
+    table = ws.table
+    start, end, flag, parent, svc = table.start, table.end, table.flag, table.parent, table.service
+    has_child, spans = table.has_child, table.spans
+    waits: dict[tuple[str, str], int] = {}
+    step = max(1, len(ws.traces) // max(1, max_path_traces))
+
+    def target(i: int, kids: dict[int, list[int]]) -> str | None:
+        if has_child[i]:
+            return next((svc[c] for c in kids.get(i, ()) if svc[c] != svc[i]), None)
+        return peer_name(spans[i])
+
+    for t in ws.traces[::step]:
+        failed = [i for i in table.members[t] if flag[i] and parent[i] >= 0
+                  and svc[parent[i]] == svc[i]]
+        if not failed:
+            continue
+        kids = table.children_of(t)
+        for i in failed:
+            callee = target(i, kids)
+            if callee is None or callee == svc[i]:
+                continue
+            siblings = kids[parent[i]]
+            later = [j for j in siblings if j != i and start[j] >= end[i]
+                     and svc[j] == svc[i] and target(j, kids) == callee]
+            if not later:
+                continue
+            lo, hi = end[i], min(start[j] for j in later)
+            # Only the idle part: another call running meanwhile is not waiting.
+            busy = sorted((max(lo, start[j]), min(hi, end[j])) for j in siblings
+                          if start[j] < hi and end[j] > lo)
+            idle, cur = 0, lo
+            for s_, e_ in busy:
+                if s_ > cur:
+                    idle += s_ - cur
+                cur = max(cur, e_)
+            idle += max(0, hi - cur)
+            if idle > 0:
+                key = (svc[i], callee)
+                waits[key] = waits.get(key, 0) + idle
+    n = max(1, ws.sampled)
+    return {k: v / n / 1e6 for k, v in waits.items()}
+
+
+def _charge_retries(cands: dict[str, Candidate], inc: WindowStats, base: WindowStats | None,
+                    config: AnalysisConfig) -> None:
+    """Move added retry backoff from the caller's self time to the callee it retried, so the
+    same added time is not claimed by the caller as "got slower" and by the callee's failures."""
+    now = _retry_waits(inc, config.max_path_traces)
+    before = _retry_waits(base, config.max_path_traces) if base else {}
+    for (caller, callee), ms in sorted(now.items()):
+        c = cands.get(caller)
+        grew = ms - before.get((caller, callee), 0.0)
+        if c is None or grew <= 0 or c.lat_self <= 0:
+            continue
+        moved = min(grew, c.lat_self)
+        c.lat_self -= moved
+        c.lat_lead = min(c.lat_lead, c.lat_self)
+        # The caller's baseline self time stays with the caller's remaining growth.
+        callee_c = _get(cands, callee, inc.peer_kind.get(callee, "service"))
+        callee_c.lat_retry += moved
+        callee_c.lat_before += before.get((caller, callee), 0.0)
 
 
 def _new_errors(cands: dict[str, Candidate], inc: WindowStats, base: WindowStats | None,
@@ -157,6 +266,7 @@ def rank(inc: WindowStats, base: WindowStats | None, config: AnalysisConfig) -> 
     """Candidates best first, and the added critical-path ms per hop (for the report)."""
     cands: dict[str, Candidate] = {}
     added = _attribute_latency(cands, inc, base)
+    _charge_retries(cands, inc, base, config)
     _new_errors(cands, inc, base, config)
     instrumented = {k[0] for k in inc.res_acc}
     for name, kind in inc.peer_kind.items():
@@ -166,7 +276,12 @@ def rank(inc: WindowStats, base: WindowStats | None, config: AnalysisConfig) -> 
 
     base_root = base.mean_root_ms() if base else 0.0
     total_added = inc.mean_root_ms() - base_root
+    # Hops that left the critical path (a parallel branch no longer the last to finish) make
+    # the net rise smaller than the sum of the hops that grew; a share of the net rise would
+    # then let two candidates each claim most of it. Shares are of the gross growth.
+    grown = sum(d for d in added.values() if d > 0)
     lat_pool = sum(c.latency for c in cands.values()) or 1e-9
+    own_pool = sum(c.own_latency for c in cands.values()) or 1e-9
     lat_mag = min(1.0, max(0.0, total_added) / max(base_root, 1.0)) if base else 0.3
     err_pool = sum(c.err_new + c.user_new for c in cands.values()) or 1e-9
     weight_pool = sum(c.err_weight for c in cands.values()) or 1e-9
@@ -174,8 +289,8 @@ def rank(inc: WindowStats, base: WindowStats | None, config: AnalysisConfig) -> 
     err_mag = min(1.0, err_pool / max(1, inc.n_traces) * 4.0) * min(1.0, err_pool / 5.0)
     for c in cands.values():
         c.lat_score = lat_mag * min(1.0, c.latency / lat_pool)
-        c.lat_share = min(1.0, c.latency / (total_added if base and total_added > 0
-                                            else lat_pool))
+        c.lat_share = min(1.0, c.own_latency / (max(total_added, grown)
+                                                if base and total_added > 0 else own_pool))
         c.err_score = err_mag * min(1.0, c.err_weight / weight_pool)
         if c.user_new > c.err_new and c.absorbed >= 0.8:
             # A 4xx the entry point absorbed (a lookup that found nothing, a retried token) is
@@ -183,6 +298,7 @@ def rank(inc: WindowStats, base: WindowStats | None, config: AnalysisConfig) -> 
             c.err_score *= 0.5
         c.score = 1.0 - (1.0 - c.lat_score) * (1.0 - c.err_score)
         c.compared = base is not None
+        c.lat_samples = inc.calls.get(c.component, 0)
         if base is None:
             c.score *= 0.7  # nothing to compare with: the ranking is a weaker guess
 
@@ -315,6 +431,9 @@ def _describe(c: Candidate, inc: WindowStats, base: WindowStats | None,
                 c.category = "partial"
             if o_retried:
                 c.facts.append(f"{o_retried} failed calls were retried by their callers")
+            if c.lat_retry > 0 and base is not None:
+                c.facts.append(f"callers waited {ms_text(c.lat_retry)} more per request "
+                               f"between retries of its failed calls")
         if o and o.operations:
             c.operation = max(o.operations.items(), key=lambda kv: kv[1])[0]
         c.facts.insert(0, f"{plural(c.errors, 'failure')} originate here during the incident "
@@ -357,21 +476,23 @@ def _describe(c: Candidate, inc: WindowStats, base: WindowStats | None,
             c.operation = k[2] if k[0] == "self" else None
             if k[0] == "peer":
                 c.operation = next((spans[i].name for i in _examples_for_peer(inc, k)), None)
-        # The parts add up to the total: an outgoing call's network time counts half, since
-        # the callee side may share the blame.
+        # The parts add up to the total, and each added millisecond is stated for one
+        # component only: its outgoing calls' network time is its callee's.
         pieces = [text for value, text in (
             (c.lat_net, f"network into it {ms_text(c.lat_net)}"),
-            (c.lat_net_out, f"half of the {ms_text(c.lat_net_out)} its own calls spent on "
-                            f"the network"),
             (c.lat_self, f"own work {ms_text(c.lat_self)}"),
             (c.lat_peer, f"time in calls to it {ms_text(c.lat_peer)}"),
+            (c.lat_retry, f"callers waiting to retry it {ms_text(c.lat_retry)}"),
         ) if value > 0]
+        if c.lat_net_out > 0:
+            pieces.append(f"besides, its own calls spent {ms_text(c.lat_net_out)} on the "
+                          f"network, counted for the callee")
         if base is None:
             pieces.append("no baseline to compare with")
         parts_text = f" ({'; '.join(pieces)})" if pieces else ""
-        c.facts.insert(0, f"explains {ms_text(c.latency)} of added critical-path time per "
+        c.facts.insert(0, f"explains {ms_text(c.own_latency)} of added critical-path time per "
                           f"request{parts_text}" if base is not None else
-                       f"takes {ms_text(c.latency)} of critical-path time per request"
+                       f"takes {ms_text(c.own_latency)} of critical-path time per request"
                        f"{parts_text}")
     _concentration(c, inc, base)
     if c.kind == "client-input":
