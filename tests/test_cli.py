@@ -168,3 +168,11 @@ def test_python_dash_m_matches_the_script() -> None:
     proc = run("--version")
     assert proc.returncode == 0
     assert __version__ in proc.stdout.decode()
+
+
+def test_triage_with_nothing_on_stdin_says_an_alert_was_expected() -> None:
+    """An empty pipe into triage is exit 2 with one line asking for an alert payload."""
+    proc = run("triage", stdin=b"")
+    assert proc.returncode == 2
+    line = one_error_line(proc)
+    assert "<stdin>" in line and "alert payload" in line

@@ -322,7 +322,9 @@ def read_blob(blob: Blob, force: str | None = None) -> Bundle:
     data = _unbom(blob.take(), name)
     start = _first_nonspace(data)
     if start < 0:
-        raise EmptyInputError(name, "empty file" if not data else "only whitespace", EXPECTED)
+        forced = {ALERTS: "an alert payload in JSON", LOGS: "log lines"}
+        expected = forced.get(force or "", EXPECTED)
+        raise EmptyInputError(name, "empty file" if not data else "only whitespace", expected)
     head = data[:HEAD]
     with otlp_json.Paused():
         if data[start : start + 1] in (b"{", b"["):
