@@ -43,3 +43,15 @@ def test_percentile_nearest_rank() -> None:
     assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5) == 3.0
     assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.99) == 5.0
     assert percentile([], 0.5) == 0.0
+
+
+def test_change_search_survives_timestamps_years_apart() -> None:
+    """Exports from different years in one run (a folder of old and new files) put the
+    newest span in the last bucket instead of past the end."""
+    year = 365 * 24 * 3600 * 10**9
+    times = [1_660_000_000 * 10**9 + i * 10**9 for i in range(30)] + [
+        1_660_000_000 * 10**9 + 4 * year + i for i in range(30)
+    ]
+    durations = [5_000_000] * 30 + [900_000_000] * 30
+    cp = find_change(times, durations, [False] * 60, [])
+    assert cp is None or min(times) <= cp.start_ns <= max(times)

@@ -176,3 +176,15 @@ def test_triage_with_nothing_on_stdin_says_an_alert_was_expected() -> None:
     assert proc.returncode == 2
     line = one_error_line(proc)
     assert "<stdin>" in line and "alert payload" in line
+
+
+def test_a_folder_of_everything_real_is_diagnosed(realdata: Path) -> None:
+    """Pointing diagnose at the whole real-data folder (traces from several systems and
+    years, logs, alerts, CSVs, READMEs) yields a report, with the unusable files counted
+    as warnings rather than failing the run."""
+    proc = run("diagnose", str(realdata), "--no-ai", "--format", "json")
+    assert proc.returncode == 0, proc.stderr.decode()
+    report = json.loads(proc.stdout)
+    assert report["root_causes"]
+    assert report["data_quality"]["spans"] > 40_000
+    assert any("skipped" in w for w in report["data_quality"]["warnings"])

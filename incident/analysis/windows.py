@@ -44,7 +44,8 @@ def find_change(times: list[int], durations: list[int], failed: list[bool],
     lat: list[list[float]] = [[] for _ in range(b)]
     err = [0] * b
     for t, d, f in zip(times, durations, failed, strict=True):
-        k = int((t - lo) / width)
+        # Clamped: over a span of years the "+ 1" in width vanishes in float precision.
+        k = min(b - 1, int((t - lo) / width))
         lat[k].append(math.log1p(max(d, 0) / 1e6))
         if f:
             err[k] += 1
