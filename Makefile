@@ -23,12 +23,14 @@ demo: $(VENV)/.installed
 	@echo "postmortem written to postmortem.md"
 
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check incident tests bench
+	$(BIN)/ruff check incident tests bench samples
+	$(BIN)/ruff format --check incident tests bench samples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check incident tests bench
+	$(BIN)/ruff check incident tests bench samples
+	$(BIN)/ruff format --check incident tests bench samples
 	$(BIN)/mypy
 
 bench: $(VENV)/.installed

@@ -56,7 +56,9 @@ def generate(spans: int, fmt: str) -> Path:
     started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "generate.py"), str(path), str(spans), fmt],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     written = int(out.stdout.strip())
     size = path.stat().st_size / 2**20
@@ -93,8 +95,14 @@ def bench_size(spans: int, fmt: str, runs: int) -> dict[str, float]:
     row = {"spans": spans, "tool_s": tw, "tool_mib": tm, "tool_cpu": tc}
     if floor:
         fw, fm, fc = medians(floor)
-        row.update(floor_s=fw, floor_mib=fm, floor_cpu=fc, time_ratio=tw / fw, mem_ratio=tm / fm,
-                   cpu_ratio=tc / fc)
+        row.update(
+            floor_s=fw,
+            floor_mib=fm,
+            floor_cpu=fc,
+            time_ratio=tw / fw,
+            mem_ratio=tm / fm,
+            cpu_ratio=tc / fc,
+        )
     return row
 
 

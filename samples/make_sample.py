@@ -23,8 +23,10 @@ def main() -> None:
     write_otlp_json(scenario.spans, OUT / "traces.otlp.json")
     write_logs(scenario.logs, OUT / "app-logs.jsonl")
     write_alertmanager(scenario.alerts, OUT / "alertmanager-webhook.json")
-    print(f"{len(scenario.spans)} spans, {len(scenario.logs)} log lines, "
-          f"{len(scenario.alerts)} alerts; injected: {scenario.truth}")
+    print(
+        f"{len(scenario.spans)} spans, {len(scenario.logs)} log lines, "
+        f"{len(scenario.alerts)} alerts; injected: {scenario.truth}"
+    )
 
 
 if __name__ == "__main__":

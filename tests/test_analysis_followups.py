@@ -35,12 +35,32 @@ def test_otel_demo_blames_the_unreachable_cart_service() -> None:
     assert all(rc.service not in ("frontend", "checkoutservice") for rc in report.root_causes)
 
 
-def _span(trace: str, sid: str, parent: str | None, service: str, name: str, kind: SpanKind,
-          start: int, end: int, *, error: str = "", attrs: dict[str, object] | None = None) -> Span:
-    return Span(trace_id=trace, span_id=sid, parent_id=parent, service=service, name=name,
-                kind=kind, start_ns=start * MS, end_ns=end * MS,
-                status=StatusCode.ERROR if error else StatusCode.UNSET, status_message=error,
-                attributes=dict(attrs or {}))
+def _span(
+    trace: str,
+    sid: str,
+    parent: str | None,
+    service: str,
+    name: str,
+    kind: SpanKind,
+    start: int,
+    end: int,
+    *,
+    error: str = "",
+    attrs: dict[str, object] | None = None,
+) -> Span:
+    return Span(
+        trace_id=trace,
+        span_id=sid,
+        parent_id=parent,
+        service=service,
+        name=name,
+        kind=kind,
+        start_ns=start * MS,
+        end_ns=end * MS,
+        status=StatusCode.ERROR if error else StatusCode.UNSET,
+        status_message=error,
+        attributes=dict(attrs or {}),
+    )
 
 
 def _refused_checkout(k: int, t0: int) -> list[Span]:
@@ -49,22 +69,69 @@ def _refused_checkout(k: int, t0: int) -> list[Span]:
     tid = f"{k:032x}"
     msg = "connect: no route to host; lookup ledger on 10.0.0.2:53: no such host"
     return [
-        _span(tid, f"{k:08x}0001", None, "edge-proxy", "ingress", SpanKind.SERVER, t0, t0 + 30,
-              error="upstream failed", attrs={"http.status_code": 502}),
-        _span(tid, f"{k:08x}0002", f"{k:08x}0001", "shop", "POST /pay", SpanKind.SERVER,
-              t0 + 2, t0 + 28, error="payment failed", attrs={"http.status_code": 500}),
-        _span(tid, f"{k:08x}0003", f"{k:08x}0002", "shop", "ledger.Record", SpanKind.CLIENT,
-              t0 + 3, t0 + 25, error=msg),
+        _span(
+            tid,
+            f"{k:08x}0001",
+            None,
+            "edge-proxy",
+            "ingress",
+            SpanKind.SERVER,
+            t0,
+            t0 + 30,
+            error="upstream failed",
+            attrs={"http.status_code": 502},
+        ),
+        _span(
+            tid,
+            f"{k:08x}0002",
+            f"{k:08x}0001",
+            "shop",
+            "POST /pay",
+            SpanKind.SERVER,
+            t0 + 2,
+            t0 + 28,
+            error="payment failed",
+            attrs={"http.status_code": 500},
+        ),
+        _span(
+            tid,
+            f"{k:08x}0003",
+            f"{k:08x}0002",
+            "shop",
+            "ledger.Record",
+            SpanKind.CLIENT,
+            t0 + 3,
+            t0 + 25,
+            error=msg,
+        ),
     ]
 
 
 def _ok_checkout(k: int, t0: int) -> list[Span]:
     tid = f"{k:032x}"
     return [
-        _span(tid, f"{k:08x}0001", None, "edge-proxy", "ingress", SpanKind.SERVER, t0, t0 + 30,
-              attrs={"http.status_code": 200}),
-        _span(tid, f"{k:08x}0002", f"{k:08x}0001", "shop", "POST /pay", SpanKind.SERVER,
-              t0 + 2, t0 + 28, attrs={"http.status_code": 200}),
+        _span(
+            tid,
+            f"{k:08x}0001",
+            None,
+            "edge-proxy",
+            "ingress",
+            SpanKind.SERVER,
+            t0,
+            t0 + 30,
+            attrs={"http.status_code": 200},
+        ),
+        _span(
+            tid,
+            f"{k:08x}0002",
+            f"{k:08x}0001",
+            "shop",
+            "POST /pay",
+            SpanKind.SERVER,
+            t0 + 2,
+            t0 + 28,
+            attrs={"http.status_code": 200},
+        ),
     ]
 
 
@@ -89,9 +156,22 @@ def test_report_is_byte_identical_across_hash_seeds(tmp_path: Path) -> None:
         env = {**os.environ, "PYTHONHASHSEED": seed}
         env.pop("ANTHROPIC_API_KEY", None)
         proc = subprocess.run(
-            [sys.executable, "-m", "incident", "diagnose", "samples/checkout-db-latency",
-             "--no-ai", "--format", "json"],
-            cwd=ROOT, env=env, capture_output=True, check=True, timeout=120)
+            [
+                sys.executable,
+                "-m",
+                "incident",
+                "diagnose",
+                "samples/checkout-db-latency",
+                "--no-ai",
+                "--format",
+                "json",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
         outs.append(proc.stdout)
     assert outs[0] and outs[0] == outs[1]
 
@@ -124,12 +204,24 @@ def test_first_error_is_the_incidents_not_the_background() -> None:
         span_ev = next(ev for ev in report.evidence if ev.id in first[0].evidence)
         bg = sc.truth.background
         background_first = min(
-            (s.start_ns for s in sc.spans if s.status == StatusCode.ERROR and (
-                s.service == bg or s.attributes.get("peer.service") == bg
-                or s.attributes.get("server.address") == bg
-                or s.attributes.get("net.peer.name") == bg)), default=None)
-        truth_first = min(s.start_ns for s in sc.spans if s.status == StatusCode.ERROR
-                          and s.start_ns >= sc.truth.onset_ns)
+            (
+                s.start_ns
+                for s in sc.spans
+                if s.status == StatusCode.ERROR
+                and (
+                    s.service == bg
+                    or s.attributes.get("peer.service") == bg
+                    or s.attributes.get("server.address") == bg
+                    or s.attributes.get("net.peer.name") == bg
+                )
+            ),
+            default=None,
+        )
+        truth_first = min(
+            s.start_ns
+            for s in sc.spans
+            if s.status == StatusCode.ERROR and s.start_ns >= sc.truth.onset_ns
+        )
         if background_first is not None and background_first < truth_first:
             checked += 1  # the case that used to go wrong: background failed earlier
         assert not span_ev.text.startswith(f"{bg} "), (scenario, span_ev.text)
@@ -147,5 +239,4 @@ def test_bad_deploy_is_named_from_zipkin_span_tags(tmp_path: Path) -> None:
     assert not any("service.version" in s.resource for s in bundle.spans)
     report = diagnose(bundle, load([str(tmp_path / "base-z.json")]))
     top = report.root_causes[0]
-    assert (top.service, top.kind, top.version) == (sc.truth.service, "deploy",
-                                                   sc.truth.version)
+    assert (top.service, top.kind, top.version) == (sc.truth.service, "deploy", sc.truth.version)

@@ -14,8 +14,18 @@ T0 = 1_773_478_800_000_000_000
 ids = st.sampled_from([f"{k:016x}" for k in range(12)])
 services = st.sampled_from(["a", "b", "c", "db"])
 attrs = st.dictionaries(
-    st.sampled_from(["http.status_code", "http.response.status_code", "rpc.grpc.status_code",
-                     "db.system", "peer.service", "server.address", "enduser.id", "error"]),
+    st.sampled_from(
+        [
+            "http.status_code",
+            "http.response.status_code",
+            "rpc.grpc.status_code",
+            "db.system",
+            "peer.service",
+            "server.address",
+            "enduser.id",
+            "error",
+        ]
+    ),
     st.one_of(st.integers(-1, 600), st.text(max_size=5), st.booleans(), st.none()),
     max_size=3,
 )
@@ -32,22 +42,34 @@ spans = st.builds(
     status=st.integers(0, 2),
     attributes=attrs,
 )
-logs = st.builds(LogRecord, time_ns=st.one_of(st.none(), st.integers(T0, T0 + 10**10)),
-                 level=st.sampled_from([None, "INFO", "ERROR"]), message=st.text(max_size=30),
-                 service=st.one_of(st.none(), services),
-                 trace_id=st.one_of(st.none(), st.sampled_from(["t1", "t2"])))
-alerts = st.builds(Alert, source=st.just("generic"), status=st.sampled_from(["firing",
-                                                                              "resolved"]),
-                   name=st.sampled_from(["HighLatency", "DiskFull"]),
-                   service=st.one_of(st.none(), services),
-                   starts_ns=st.one_of(st.none(), st.integers(T0, T0 + 10**10)))
+logs = st.builds(
+    LogRecord,
+    time_ns=st.one_of(st.none(), st.integers(T0, T0 + 10**10)),
+    level=st.sampled_from([None, "INFO", "ERROR"]),
+    message=st.text(max_size=30),
+    service=st.one_of(st.none(), services),
+    trace_id=st.one_of(st.none(), st.sampled_from(["t1", "t2"])),
+)
+alerts = st.builds(
+    Alert,
+    source=st.just("generic"),
+    status=st.sampled_from(["firing", "resolved"]),
+    name=st.sampled_from(["HighLatency", "DiskFull"]),
+    service=st.one_of(st.none(), services),
+    starts_ns=st.one_of(st.none(), st.integers(T0, T0 + 10**10)),
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(spans, max_size=25), st.lists(logs, max_size=5), st.lists(alerts, max_size=3),
-       st.booleans())
-def test_any_input_gives_a_report_with_a_cause(span_list: list[Span], log_list: list[LogRecord],
-                                               alert_list: list[Alert], with_base: bool) -> None:
+@given(
+    st.lists(spans, max_size=25),
+    st.lists(logs, max_size=5),
+    st.lists(alerts, max_size=3),
+    st.booleans(),
+)
+def test_any_input_gives_a_report_with_a_cause(
+    span_list: list[Span], log_list: list[LogRecord], alert_list: list[Alert], with_base: bool
+) -> None:
     """No crash on cycles, duplicates, reversed times or odd attributes; causes when fed."""
     bundle = Bundle(spans=span_list, logs=log_list, alerts=alert_list)
     base = Bundle(spans=span_list[: len(span_list) // 2]) if with_base else None

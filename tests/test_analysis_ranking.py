@@ -38,16 +38,50 @@ def _request(k: int, *, retried: bool) -> list[Span]:
         client, server = f"{k:08x}1{n:03x}", f"{k:08x}2{n:03x}"
         code = 503 if fail else 200
         status = StatusCode.ERROR if fail else StatusCode.UNSET
-        spans.append(Span(tid, client, root, "web", "POST pay", kind=SpanKind.CLIENT,
-                          start_ns=start, end_ns=start + 7 * MS, status=status,
-                          attributes={"http.status_code": code}))
-        spans.append(Span(tid, server, client, "pay", "POST /charge", kind=SpanKind.SERVER,
-                          start_ns=start + 1 * MS, end_ns=start + 6 * MS, status=status,
-                          attributes={"http.status_code": code},
-                          status_message="503 Service Unavailable" if fail else ""))
+        spans.append(
+            Span(
+                tid,
+                client,
+                root,
+                "web",
+                "POST pay",
+                kind=SpanKind.CLIENT,
+                start_ns=start,
+                end_ns=start + 7 * MS,
+                status=status,
+                attributes={"http.status_code": code},
+            )
+        )
+        spans.append(
+            Span(
+                tid,
+                server,
+                client,
+                "pay",
+                "POST /charge",
+                kind=SpanKind.SERVER,
+                start_ns=start + 1 * MS,
+                end_ns=start + 6 * MS,
+                status=status,
+                attributes={"http.status_code": code},
+                status_message="503 Service Unavailable" if fail else "",
+            )
+        )
         end = start + 7 * MS
-    spans.insert(0, Span(tid, root, None, "web", "GET /", kind=SpanKind.SERVER, start_ns=t0,
-                         end_ns=end + 1 * MS, attributes={"http.status_code": 200}))
+    spans.insert(
+        0,
+        Span(
+            tid,
+            root,
+            None,
+            "web",
+            "GET /",
+            kind=SpanKind.SERVER,
+            start_ns=t0,
+            end_ns=end + 1 * MS,
+            attributes={"http.status_code": 200},
+        ),
+    )
     return spans
 
 
@@ -67,8 +101,9 @@ def test_retry_backoff_is_charged_to_the_failing_callee_not_the_caller() -> None
     base_spans = [s for k in range(200) for s in _request(k, retried=False)]
     report = diagnose(load_spans(spans), load_spans(base_spans))
     assert report.root_causes[0].service == "pay"
-    assert not any(rc.service == "web" and "got slower" in rc.summary
-                   for rc in report.root_causes), [rc.summary for rc in report.root_causes]
+    assert not any(
+        rc.service == "web" and "got slower" in rc.summary for rc in report.root_causes
+    ), [rc.summary for rc in report.root_causes]
 
     cands = {c.component: c for c in _ranked(spans, base_spans)}
     assert cands["pay"].lat_retry == pytest.approx(50.0, rel=0.05)
@@ -92,8 +127,9 @@ def test_retry_storm_shares_do_not_count_the_same_time_twice(seed: int) -> None:
     report = diagnose(sc.bundle(), sc.baseline_bundle())
     assert report.root_causes[0].service == sc.truth.service
     callers = {a for a, b in _graph(sc) if b == sc.truth.service}
-    assert not any(rc.service in callers and "got slower" in rc.summary
-                   for rc in report.root_causes[1:]), [rc.summary for rc in report.root_causes]
+    assert not any(
+        rc.service in callers and "got slower" in rc.summary for rc in report.root_causes[1:]
+    ), [rc.summary for rc in report.root_causes]
 
     config = AnalysisConfig()
     inc_t, base_t = build(sc.bundle().spans), build(sc.baseline_bundle().spans)
@@ -107,8 +143,11 @@ def test_retry_storm_shares_do_not_count_the_same_time_twice(seed: int) -> None:
 
 def _graph(sc: Scenario) -> set[tuple[str, str]]:
     t = build(sc.bundle().spans)
-    return {(t.service[t.parent[i]], t.service[i]) for i in range(t.n)
-            if t.parent[i] >= 0 and t.service[t.parent[i]] != t.service[i]}
+    return {
+        (t.service[t.parent[i]], t.service[i])
+        for i in range(t.n)
+        if t.parent[i] >= 0 and t.service[t.parent[i]] != t.service[i]
+    }
 
 
 def test_a_hop_that_barely_grew_is_not_a_contributing_cause() -> None:
@@ -120,21 +159,31 @@ def test_a_hop_that_barely_grew_is_not_a_contributing_cause() -> None:
     assert "maps.partner.example" not in names
 
 
-@pytest.mark.parametrize(("share", "before", "after", "holds"), [
-    (0.02, 89.0, 98.0, False),  # small share, small rise: jitter
-    (0.20, 1000.0, 1100.0, False),  # a fifth of the added time, the hop rose only 10%
-    (0.60, 1000.0, 1100.0, True),  # a big hop's 10% rise that is most of the incident
-    (0.03, 10.0, 40.0, False),  # quadrupled, but too small a part of the added time
-    (MIN_LATENCY_SHARE, 100.0, 100.0 * (1 + MIN_LATENCY_GROWTH), True),  # at both minimums
-    (0.40, 0.0, 30.0, True),  # a hop that did not exist before
-])
-def test_latency_claim_needs_share_and_growth(share: float, before: float, after: float,
-                                              holds: bool) -> None:
-    """"Got slower" needs a real share of the added latency and a real rise of the hop
+@pytest.mark.parametrize(
+    ("share", "before", "after", "holds"),
+    [
+        (0.02, 89.0, 98.0, False),  # small share, small rise: jitter
+        (0.20, 1000.0, 1100.0, False),  # a fifth of the added time, the hop rose only 10%
+        (0.60, 1000.0, 1100.0, True),  # a big hop's 10% rise that is most of the incident
+        (0.03, 10.0, 40.0, False),  # quadrupled, but too small a part of the added time
+        (MIN_LATENCY_SHARE, 100.0, 100.0 * (1 + MIN_LATENCY_GROWTH), True),  # at both minimums
+        (0.40, 0.0, 30.0, True),  # a hop that did not exist before
+    ],
+)
+def test_latency_claim_needs_share_and_growth(
+    share: float, before: float, after: float, holds: bool
+) -> None:
+    """ "Got slower" needs a real share of the added latency and a real rise of the hop
     (or a share so large that a small rise of a big hop is the incident), with enough spans
     behind it; below those thresholds the claim is not made."""
-    c = Candidate("svc", lat_self=after - before, lat_before=before, lat_share=share,
-                  compared=True, lat_samples=50)
+    c = Candidate(
+        "svc",
+        lat_self=after - before,
+        lat_before=before,
+        lat_share=share,
+        compared=True,
+        lat_samples=50,
+    )
     assert c.latency_claim_holds is holds
     c.lat_samples = 2
     assert c.latency_claim_holds is False

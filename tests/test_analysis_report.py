@@ -132,9 +132,17 @@ def test_logs_without_service_take_it_from_their_span_and_name_users() -> None:
     sc = generate("error-burst", seed=4, traces=200)
     bundle = sc.bundle()
     failing = [s for s in sc.spans if s.service == sc.truth.service and s.status == 2]
-    bundle.logs = [LogRecord(s.end_ns, "ERROR", f"boom {k}", trace_id=s.trace_id,
-                             span_id=s.span_id, fields={"customer.id": f"c{k}"})
-                   for k, s in enumerate(failing[:25])]
+    bundle.logs = [
+        LogRecord(
+            s.end_ns,
+            "ERROR",
+            f"boom {k}",
+            trace_id=s.trace_id,
+            span_id=s.span_id,
+            fields={"customer.id": f"c{k}"},
+        )
+        for k, s in enumerate(failing[:25])
+    ]
     rep = diagnose(bundle, sc.baseline_bundle())
     boom = next(t for t in rep.log_templates if t.template == "boom <*>")
     assert boom.services == [sc.truth.service]

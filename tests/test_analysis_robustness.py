@@ -82,16 +82,34 @@ def test_config_is_frozen_and_patterns_are_configurable() -> None:
 def test_database_call_recorded_without_kind_blames_the_database() -> None:
     """A leaf span with db.system but no span kind is a call to the database: when it slows
     down, the database is named, not the service that recorded the span."""
+
     def trace(k: int, db_ms: int) -> list[Span]:
         t0 = T0 + k * 1_000 * MS
         tid = f"{k:032x}"
         return [
-            Span(tid, f"{k:08x}a", None, "orders", "GET /orders", SpanKind.SERVER,
-                 t0, t0 + (db_ms + 10) * MS),
-            Span(tid, f"{k:08x}b", f"{k:08x}a", "orders", "SELECT orders",
-                 SpanKind.UNSPECIFIED, t0 + 5 * MS, t0 + (db_ms + 5) * MS,
-                 attributes={"db.system": "postgresql", "db.name": "orders-db"}),
+            Span(
+                tid,
+                f"{k:08x}a",
+                None,
+                "orders",
+                "GET /orders",
+                SpanKind.SERVER,
+                t0,
+                t0 + (db_ms + 10) * MS,
+            ),
+            Span(
+                tid,
+                f"{k:08x}b",
+                f"{k:08x}a",
+                "orders",
+                "SELECT orders",
+                SpanKind.UNSPECIFIED,
+                t0 + 5 * MS,
+                t0 + (db_ms + 5) * MS,
+                attributes={"db.system": "postgresql", "db.name": "orders-db"},
+            ),
         ]
+
     base = Bundle(spans=[s for k in range(50) for s in trace(k, 5)])
     incident = Bundle(spans=[s for k in range(50) for s in trace(k, 300)])
     top = diagnose(incident, base).root_causes[0]
@@ -102,11 +120,38 @@ def test_database_call_recorded_without_kind_blames_the_database() -> None:
 def test_odd_attribute_values_do_not_crash() -> None:
     """Status codes as lists, dicts or words are tolerated."""
     spans = [
-        Span("t", "a", None, "x", "op", SpanKind.SERVER, T0, T0 + MS,
-             attributes={"http.status_code": [500]}),
-        Span("t", "b", "a", "x", "op", SpanKind.CLIENT, T0, T0 + MS,
-             attributes={"http.response.status_code": {"v": 1}, "rpc.grpc.status_code": "x"}),
-        Span("t", "c", "a", "y", "op", SpanKind.SERVER, T0, T0 + MS,
-             attributes={"rpc.grpc.status_code": "UNAVAILABLE", "error": "true"}),
+        Span(
+            "t",
+            "a",
+            None,
+            "x",
+            "op",
+            SpanKind.SERVER,
+            T0,
+            T0 + MS,
+            attributes={"http.status_code": [500]},
+        ),
+        Span(
+            "t",
+            "b",
+            "a",
+            "x",
+            "op",
+            SpanKind.CLIENT,
+            T0,
+            T0 + MS,
+            attributes={"http.response.status_code": {"v": 1}, "rpc.grpc.status_code": "x"},
+        ),
+        Span(
+            "t",
+            "c",
+            "a",
+            "y",
+            "op",
+            SpanKind.SERVER,
+            T0,
+            T0 + MS,
+            attributes={"rpc.grpc.status_code": "UNAVAILABLE", "error": "true"},
+        ),
     ]
     assert diagnose(Bundle(spans=spans)).root_causes

@@ -101,6 +101,13 @@ def test_peer_named_by_old_and_new_attributes(attrs: dict[str, Any], name: str, 
 
 def test_grpc_client_without_peer_attributes_is_named_from_rpc_service() -> None:
     """A gRPC client span with only rpc.service names its peer the way it is deployed."""
-    span = Span("t", "s", None, "checkout", "GetCart", SpanKind.CLIENT,
-                attributes={"rpc.system": "grpc", "rpc.service": "oteldemo.CartService"})
+    span = Span(
+        "t",
+        "s",
+        None,
+        "checkout",
+        "GetCart",
+        SpanKind.CLIENT,
+        attributes={"rpc.system": "grpc", "rpc.service": "oteldemo.CartService"},
+    )
     assert peer_name(span) == "cartservice"

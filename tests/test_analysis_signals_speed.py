@@ -43,10 +43,32 @@ def test_peer_of_attributes_follows_peer_keys_order() -> None:
         assert peer_of_attributes(attrs) == f"v-{key}"
 
 
-def _span(sid: str, parent: str | None, service: str, kind: int, start: int, end: int,
-          attrs: dict[str, Any], resource: dict[str, Any]) -> Span:
-    return Span("trace", sid, parent, service, f"op-{sid}", kind, start, end, StatusCode.UNSET,
-                "", attrs, (), (), resource)
+def _span(
+    sid: str,
+    parent: str | None,
+    service: str,
+    kind: int,
+    start: int,
+    end: int,
+    attrs: dict[str, Any],
+    resource: dict[str, Any],
+) -> Span:
+    return Span(
+        "trace",
+        sid,
+        parent,
+        service,
+        f"op-{sid}",
+        kind,
+        start,
+        end,
+        StatusCode.UNSET,
+        "",
+        attrs,
+        (),
+        (),
+        resource,
+    )
 
 
 def test_collect_reads_instance_and_version_from_span_tags() -> None:
@@ -54,10 +76,26 @@ def test_collect_reads_instance_and_version_from_span_tags() -> None:
     spans with different tags on one shared resource land under different keys."""
     shared = {"service.name": "api"}
     spans = [
-        _span("a", None, "api", SpanKind.SERVER, 0, 100,
-              {"service.version": "1.0", "k8s.pod.name": "api-1"}, shared),
-        _span("b", "a", "api", SpanKind.INTERNAL, 10, 20,
-              {"service.version": "2.0", "k8s.pod.name": "api-2"}, shared),
+        _span(
+            "a",
+            None,
+            "api",
+            SpanKind.SERVER,
+            0,
+            100,
+            {"service.version": "1.0", "k8s.pod.name": "api-1"},
+            shared,
+        ),
+        _span(
+            "b",
+            "a",
+            "api",
+            SpanKind.INTERNAL,
+            10,
+            20,
+            {"service.version": "2.0", "k8s.pod.name": "api-2"},
+            shared,
+        ),
         _span("c", "a", "api", SpanKind.INTERNAL, 30, 40, {}, shared),
     ]
     ws = collect(build(spans), [0], 10)
@@ -77,8 +115,16 @@ def test_collect_path_hops_use_peer_and_callee() -> None:
         _span("r", None, "a", SpanKind.SERVER, 0, 1000, {}, res_a),
         _span("c", "r", "a", SpanKind.CLIENT, 100, 900, {"peer.service": "b"}, res_a),
         _span("s", "c", "b", SpanKind.SERVER, 200, 800, {}, res_b),
-        _span("q", "s", "b", SpanKind.CLIENT, 300, 700,
-              {"db.system": "postgresql", "db.name": "orders"}, res_b),
+        _span(
+            "q",
+            "s",
+            "b",
+            SpanKind.CLIENT,
+            300,
+            700,
+            {"db.system": "postgresql", "db.name": "orders"},
+            res_b,
+        ),
     ]
     ws = collect(build(spans), [0], 10)
     assert ("edge", "a", "b") in ws.path

@@ -23,8 +23,18 @@ def _span(
     status: int = StatusCode.UNSET,
     attributes: dict[str, Any] | None = None,
 ) -> Span:
-    return Span(trace, sid, parent, service, f"op-{sid}", kind, start * MS, end * MS, status,
-                attributes=attributes or {})
+    return Span(
+        trace,
+        sid,
+        parent,
+        service,
+        f"op-{sid}",
+        kind,
+        start * MS,
+        end * MS,
+        status,
+        attributes=attributes or {},
+    )
 
 
 def _clean_trace(trace: str) -> list[Span]:

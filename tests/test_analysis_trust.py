@@ -30,7 +30,8 @@ def _diagnose(name: str) -> Report:
 
 def _sentences(report: Report) -> list[str]:
     return [rc.summary for rc in report.root_causes] + [
-        f"{a.action} {a.why}" for a in report.actions]
+        f"{a.action} {a.why}" for a in report.actions
+    ]
 
 
 # Every real single-trace export (the OTel Demo capture has a calm period of its own).
@@ -70,15 +71,32 @@ def test_one_failure_does_not_make_an_instance_bad() -> None:
 def _call(k: int, pod: str, *, fail: bool) -> list[Span]:
     tid = f"{k:032x}"
     return [
-        Span(tid, f"{k:08x}0001", None, "web", "GET /", kind=SpanKind.SERVER, start_ns=k * 100 * MS,
-             end_ns=(k * 100 + 20) * MS, attributes={"http.status_code": 500 if fail else 200},
-             status=StatusCode.ERROR if fail else StatusCode.UNSET),
-        Span(tid, f"{k:08x}0002", f"{k:08x}0001", "api", "GET /items", kind=SpanKind.SERVER,
-             start_ns=(k * 100 + 2) * MS, end_ns=(k * 100 + 18) * MS,
-             resource={"service.name": "api", "k8s.pod.name": pod},
-             attributes={"http.status_code": 500 if fail else 200},
-             status=StatusCode.ERROR if fail else StatusCode.UNSET,
-             status_message="boom" if fail else ""),
+        Span(
+            tid,
+            f"{k:08x}0001",
+            None,
+            "web",
+            "GET /",
+            kind=SpanKind.SERVER,
+            start_ns=k * 100 * MS,
+            end_ns=(k * 100 + 20) * MS,
+            attributes={"http.status_code": 500 if fail else 200},
+            status=StatusCode.ERROR if fail else StatusCode.UNSET,
+        ),
+        Span(
+            tid,
+            f"{k:08x}0002",
+            f"{k:08x}0001",
+            "api",
+            "GET /items",
+            kind=SpanKind.SERVER,
+            start_ns=(k * 100 + 2) * MS,
+            end_ns=(k * 100 + 18) * MS,
+            resource={"service.name": "api", "k8s.pod.name": pod},
+            attributes={"http.status_code": 500 if fail else 200},
+            status=StatusCode.ERROR if fail else StatusCode.UNSET,
+            status_message="boom" if fail else "",
+        ),
     ]
 
 
@@ -105,22 +123,35 @@ def test_a_surge_of_client_errors_is_still_called_one_with_a_baseline() -> None:
     assert top.kind == "client-input" and "surge" in top.summary
 
 
-@pytest.mark.parametrize(("ms", "text"), [
-    (0.0, "0 ms"), (0.02, "<0.1 ms"), (0.4, "0.4 ms"), (4.26, "4.3 ms"), (43.2, "43 ms"),
-    (1250.0, "1,250 ms"), (-0.4, "-0.4 ms"),
-])
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (0.0, "0 ms"),
+        (0.02, "<0.1 ms"),
+        (0.4, "0.4 ms"),
+        (4.26, "4.3 ms"),
+        (43.2, "43 ms"),
+        (1250.0, "1,250 ms"),
+        (-0.4, "-0.4 ms"),
+    ],
+)
 def test_durations_read_sensibly_below_a_millisecond(ms: float, text: str) -> None:
     """Sub-millisecond durations keep a digit instead of collapsing to 0 ms."""
     assert ms_text(ms) == text
 
 
-@pytest.mark.parametrize("name", ["otlp2jaeger-in.json", "messaging-kafka.json",
-                                  "traceWithOverlappingChildrenLongerThanParent.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "otlp2jaeger-in.json",
+        "messaging-kafka.json",
+        "traceWithOverlappingChildrenLongerThanParent.json",
+    ],
+)
 def test_sub_millisecond_causes_do_not_print_zero(name: str) -> None:
     """Real exports whose work takes under a millisecond never say "0 ms per request"."""
     report = _diagnose(name)
-    text = " ".join([rc.summary for rc in report.root_causes]
-                    + [e.text for e in report.evidence])
+    text = " ".join([rc.summary for rc in report.root_causes] + [e.text for e in report.evidence])
     assert "(0 ms" not in text and " 0 ms per request" not in text
 
 
@@ -185,5 +216,6 @@ def test_a_failing_cache_is_not_switched_off_and_users_are_not_declared_safe() -
     top = report.root_causes[0]
     assert top.service == sc.truth.service
     assert "not affected" not in top.summary
-    assert not any(a.action.startswith("Switch off") and top.service in a.action
-                   for a in report.actions)
+    assert not any(
+        a.action.startswith("Switch off") and top.service in a.action for a in report.actions
+    )

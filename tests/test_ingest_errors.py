@@ -101,12 +101,10 @@ def test_truncated_otlp_json_is_a_format_error(tmp_path: Path) -> None:
         (b'{"hello": "world", "answer": 42}', "keys: answer, hello"),
         (b"[1, 2, 3]", "array"),
         (b'{"resourceSpans": "not a list"}', "resourceSpans"),
-        (b"[{\"a\": 1}, {\"b\": 2}]", "2 items"),
+        (b'[{"a": 1}, {"b": 2}]', "2 items"),
     ],
 )
-def test_json_of_an_unknown_shape_is_a_format_error(
-    tmp_path: Path, data: bytes, hint: str
-) -> None:
+def test_json_of_an_unknown_shape_is_a_format_error(tmp_path: Path, data: bytes, hint: str) -> None:
     """Valid JSON that no reader knows says what it looked like and what was expected."""
     err = _error(tmp_path, data)
     assert isinstance(err, FormatError)
@@ -224,14 +222,30 @@ def test_mutated_real_files_raise_only_input_errors(
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(
-            ["resourceSpans", "scopeSpans", "spans", "traceId", "spanId", "data", "processes",
-             "id", "kind", "attributes", "value", "stringValue", "batches", "x"]
-        ),
-        children,
-        max_size=4,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "resourceSpans",
+                    "scopeSpans",
+                    "spans",
+                    "traceId",
+                    "spanId",
+                    "data",
+                    "processes",
+                    "id",
+                    "kind",
+                    "attributes",
+                    "value",
+                    "stringValue",
+                    "batches",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
     ),
     max_leaves=30,
 )

@@ -176,16 +176,27 @@ def test_any_value_attributes_become_plain_python(tmp_path: Path) -> None:
         {"key": "d", "value": {"doubleValue": 1.5}},
         {"key": "b", "value": {"boolValue": False}},
         {"key": "bytes", "value": {"bytesValue": "AQI="}},
-        {"key": "arr",
-         "value": {"arrayValue": {"values": [{"intValue": "1"}, {"stringValue": "a"}]}}},
-        {"key": "kv",
-         "value": {"kvlistValue": {"values": [{"key": "k", "value": {"boolValue": True}}]}}},
+        {
+            "key": "arr",
+            "value": {"arrayValue": {"values": [{"intValue": "1"}, {"stringValue": "a"}]}},
+        },
+        {
+            "key": "kv",
+            "value": {"kvlistValue": {"values": [{"key": "k", "value": {"boolValue": True}}]}},
+        },
         {"key": "empty", "value": {}},
     ]
     got = _load_json(tmp_path, _otlp(_otlp_span(attributes=attrs))).spans[0].attributes
     assert got == {
-        "s": "x", "i_str": 42, "i_num": 7, "d": 1.5, "b": False, "bytes": "AQI=",
-        "arr": [1, "a"], "kv": {"k": True}, "empty": None,
+        "s": "x",
+        "i_str": 42,
+        "i_num": 7,
+        "d": 1.5,
+        "b": False,
+        "bytes": "AQI=",
+        "arr": [1, "a"],
+        "kv": {"k": True},
+        "empty": None,
     }
 
 
@@ -199,8 +210,13 @@ def test_spans_of_one_resource_share_one_resource_dict(tmp_path: Path) -> None:
 def test_events_and_links_are_kept(tmp_path: Path) -> None:
     """Span events (with attributes) and links (with normalised ids) survive."""
     span = _otlp_span(
-        events=[{"timeUnixNano": "1700000000100000000", "name": "exception",
-                 "attributes": [{"key": "exception.type", "value": {"stringValue": "Boom"}}]}],
+        events=[
+            {
+                "timeUnixNano": "1700000000100000000",
+                "name": "exception",
+                "attributes": [{"key": "exception.type", "value": {"stringValue": "Boom"}}],
+            }
+        ],
         links=[{"traceId": TID.upper(), "spanId": PID.upper()}],
     )
     got = _load_json(tmp_path, _otlp(span)).spans[0]
@@ -274,8 +290,10 @@ def test_same_span_id_in_another_trace_is_not_a_duplicate(tmp_path: Path) -> Non
 
 def test_huge_attribute_values_are_truncated_and_counted(tmp_path: Path) -> None:
     """A 5 MB attribute is cut to the limit so it cannot dominate memory or the digest."""
-    attrs = [{"key": "blob", "value": {"stringValue": "x" * 5_000_000}},
-             {"key": "small", "value": {"stringValue": "ok"}}]
+    attrs = [
+        {"key": "blob", "value": {"stringValue": "x" * 5_000_000}},
+        {"key": "small", "value": {"stringValue": "ok"}},
+    ]
     bundle = _load_json(tmp_path, _otlp(_otlp_span(attributes=attrs)))
     value = bundle.spans[0].attributes["blob"]
     assert len(value) <= MAX_ATTR_CHARS + 1 and value.startswith("xxx")
@@ -324,14 +342,27 @@ def test_jsonl_with_garbage_lines_reads_the_rest(tmp_path: Path) -> None:
 def test_jsonl_log_lines_become_log_records(tmp_path: Path) -> None:
     """resourceLogs lines in a Collector export become LogRecords with service and ids."""
     log_line = {
-        "resourceLogs": [{
-            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "cart"}}]},
-            "scopeLogs": [{"logRecords": [{
-                "timeUnixNano": "1700000000100000000", "severityNumber": 17,
-                "body": {"stringValue": "payment failed"}, "traceId": TID, "spanId": SID,
-                "attributes": [{"key": "order", "value": {"intValue": "12"}}],
-            }]}],
-        }]
+        "resourceLogs": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "cart"}}]
+                },
+                "scopeLogs": [
+                    {
+                        "logRecords": [
+                            {
+                                "timeUnixNano": "1700000000100000000",
+                                "severityNumber": 17,
+                                "body": {"stringValue": "payment failed"},
+                                "traceId": TID,
+                                "spanId": SID,
+                                "attributes": [{"key": "order", "value": {"intValue": "12"}}],
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
     }
     text = json.dumps(_otlp(_otlp_span())) + "\n" + json.dumps(log_line) + "\n"
     bundle = _load_text(tmp_path, text, name="mixed.json")
@@ -350,20 +381,29 @@ def _jaeger(spans: list[dict[str, Any]], wrap: bool = True) -> dict[str, Any]:
         "traceID": "00000000000000000000abcdef012345",
         "spans": spans,
         "processes": {
-            "p1": {"serviceName": "api", "tags": [{"key": "hostname", "type": "string",
-                                                   "value": "api-7f9c"}]},
+            "p1": {
+                "serviceName": "api",
+                "tags": [{"key": "hostname", "type": "string", "value": "api-7f9c"}],
+            },
             "p2": {"serviceName": "db", "tags": []},
         },
     }
     return {"data": [trace]} if wrap else trace
 
 
-def _jspan(span_id: str, refs: list[dict[str, str]], tags: list[dict[str, Any]],
-           process: str = "p1") -> dict[str, Any]:
+def _jspan(
+    span_id: str, refs: list[dict[str, str]], tags: list[dict[str, Any]], process: str = "p1"
+) -> dict[str, Any]:
     return {
-        "traceID": "abcdef012345", "spanID": span_id, "operationName": f"op-{span_id}",
-        "references": refs, "startTime": 1700000000000000, "duration": 1500,
-        "tags": tags, "logs": [], "processID": process,
+        "traceID": "abcdef012345",
+        "spanID": span_id,
+        "operationName": f"op-{span_id}",
+        "references": refs,
+        "startTime": 1700000000000000,
+        "duration": 1500,
+        "tags": tags,
+        "logs": [],
+        "processID": process,
     }
 
 
@@ -371,13 +411,23 @@ def test_jaeger_references_tags_and_units(tmp_path: Path) -> None:
     """CHILD_OF and FOLLOWS_FROM both give the parent; span.kind, error and otel.status_code
     tags give kind and status; microseconds become nanoseconds; ids are zero-padded."""
     root = _jspan("1", [], [{"key": "span.kind", "type": "string", "value": "server"}])
-    child = _jspan("2", [{"refType": "CHILD_OF", "traceID": "abcdef012345", "spanID": "1"}],
-                   [{"key": "span.kind", "type": "string", "value": "client"},
-                    {"key": "error", "type": "bool", "value": True}])
-    follower = _jspan("3", [{"refType": "FOLLOWS_FROM", "traceID": "abcdef012345", "spanID": "2"}],
-                      [{"key": "otel.status_code", "type": "string", "value": "ERROR"},
-                       {"key": "otel.status_description", "type": "string", "value": "boom"}],
-                      process="p2")
+    child = _jspan(
+        "2",
+        [{"refType": "CHILD_OF", "traceID": "abcdef012345", "spanID": "1"}],
+        [
+            {"key": "span.kind", "type": "string", "value": "client"},
+            {"key": "error", "type": "bool", "value": True},
+        ],
+    )
+    follower = _jspan(
+        "3",
+        [{"refType": "FOLLOWS_FROM", "traceID": "abcdef012345", "spanID": "2"}],
+        [
+            {"key": "otel.status_code", "type": "string", "value": "ERROR"},
+            {"key": "otel.status_description", "type": "string", "value": "boom"},
+        ],
+        process="p2",
+    )
     bundle = _load_json(tmp_path, _jaeger([root, child, follower]))
     by_name = {s.name: s for s in bundle.spans}
     assert by_name["op-1"].trace_id == "0000abcdef012345"
@@ -403,9 +453,14 @@ def test_jaeger_single_trace_object_without_data_wrapper(tmp_path: Path) -> None
 
 
 def _zspan(**fields: Any) -> dict[str, Any]:
-    span: dict[str, Any] = {"traceId": "a" * 16, "id": "b" * 16, "name": "get",
-                            "timestamp": 1700000000000000, "duration": 2000,
-                            "localEndpoint": {"serviceName": "web", "ipv4": "10.0.0.1"}}
+    span: dict[str, Any] = {
+        "traceId": "a" * 16,
+        "id": "b" * 16,
+        "name": "get",
+        "timestamp": 1700000000000000,
+        "duration": 2000,
+        "localEndpoint": {"serviceName": "web", "ipv4": "10.0.0.1"},
+    }
     span.update(fields)
     return span
 
@@ -414,8 +469,11 @@ def test_zipkin_list_of_lists_error_tag_and_remote_endpoint(tmp_path: Path) -> N
     """A list of traces is flattened; `error` tags mean ERROR; the remote service name is
     kept as peer.service; a span without duration is marked."""
     traces = [
-        [_zspan(kind="CLIENT", tags={"error": "timeout"},
-                remoteEndpoint={"serviceName": "payments"})],
+        [
+            _zspan(
+                kind="CLIENT", tags={"error": "timeout"}, remoteEndpoint={"serviceName": "payments"}
+            )
+        ],
         [_zspan(traceId="c" * 16, duration=None)],
     ]
     traces[1][0].pop("duration")
@@ -473,7 +531,9 @@ def test_progress_is_reported_per_file_and_gc_is_left_enabled(tmp_path: Path) ->
     seen: list[tuple[str, int, int]] = []
     load([str(tmp_path)], progress=lambda path, done, total: seen.append((path, done, total)))
     assert [(Path(p).name, d, t) for p, d, t in seen] == [
-        ("0.json", 1, 3), ("1.json", 2, 3), ("2.json", 3, 3)
+        ("0.json", 1, 3),
+        ("1.json", 2, 3),
+        ("2.json", 3, 3),
     ]
     assert gc.isenabled()
     (tmp_path / "bad.json").write_text("{")

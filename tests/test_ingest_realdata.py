@@ -69,9 +69,11 @@ def _jaeger_counts(path: Path) -> tuple[int, int, set[str]]:
 
 def _counts(path: str | Path) -> tuple[int, int, set[str]]:
     bundle = load([str(path)])
-    return len(bundle.spans), len({s.trace_id for s in bundle.spans}), {
-        s.service for s in bundle.spans
-    }
+    return (
+        len(bundle.spans),
+        len({s.trace_id for s in bundle.spans}),
+        {s.service for s in bundle.spans},
+    )
 
 
 # --- OTLP JSON Lines (Collector file exporter) ---------------------------------------------
@@ -169,8 +171,17 @@ def test_protobuf_and_json_readers_agree_span_by_span(tmp_path: Path) -> None:
     target.write_bytes(_as_protobuf(OTEL_TUI))
 
     def key(s: Any) -> tuple[Any, ...]:
-        return (s.trace_id, s.span_id, s.parent_id, s.service, s.name, s.kind, s.start_ns,
-                s.end_ns, s.status)
+        return (
+            s.trace_id,
+            s.span_id,
+            s.parent_id,
+            s.service,
+            s.name,
+            s.kind,
+            s.start_ns,
+            s.end_ns,
+            s.status,
+        )
 
     from_json = sorted(key(s) for s in load([str(OTEL_TUI)]).spans)
     from_proto = sorted(key(s) for s in load([str(target)]).spans)

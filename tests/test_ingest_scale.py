@@ -160,8 +160,12 @@ def _jaeger_doc() -> dict[str, Any]:
                 {"key": "http.status_code", "type": "int64", "value": "503"},
                 {"key": "error", "type": "bool", "value": True},
             ],
-            "logs": [{"timestamp": 1_700_000_000_000_100, "fields": [
-                {"key": "event", "type": "string", "value": "retry"}]}],
+            "logs": [
+                {
+                    "timestamp": 1_700_000_000_000_100,
+                    "fields": [{"key": "event", "type": "string", "value": "retry"}],
+                }
+            ],
             "processID": "p1",
         }
         out.update(extra)
@@ -176,17 +180,26 @@ def _jaeger_doc() -> dict[str, Any]:
                     span("00000000000000a2", "a1"),
                     span("00000000000000a3", "a1", duration=-5),
                 ],
-                "processes": {"p1": {"serviceName": "cart", "tags": [
-                    {"key": "hostname", "type": "string", "value": "node-1"}]}},
+                "processes": {
+                    "p1": {
+                        "serviceName": "cart",
+                        "tags": [{"key": "hostname", "type": "string", "value": "node-1"}],
+                    }
+                },
             },
             # The api_v2 gateway spelling: not the typed shape, read generically.
             {
-                "spans": [{
-                    "traceId": "abcdef", "spanId": "b1", "operationName": "gw",
-                    "startTime": "2023-11-14T22:13:20Z", "duration": "0.002s",
-                    "tags": [{"key": "k", "vType": "INT64", "vInt64": "7"}],
-                    "process": {"serviceName": "gateway"},
-                }],
+                "spans": [
+                    {
+                        "traceId": "abcdef",
+                        "spanId": "b1",
+                        "operationName": "gw",
+                        "startTime": "2023-11-14T22:13:20Z",
+                        "duration": "0.002s",
+                        "tags": [{"key": "k", "vType": "INT64", "vInt64": "7"}],
+                        "process": {"serviceName": "gateway"},
+                    }
+                ],
             },
         ]
     }

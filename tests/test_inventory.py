@@ -22,8 +22,16 @@ def _bundle() -> Bundle:
         Span("t2", "s3", None, "api", "POST", start_ns=0, end_ns=0),  # a broken exporter's zero
     ]
     logs = [LogRecord(T0 + 9_000_000_000, "ERROR", "boom"), LogRecord(None, None, "no time")]
-    alerts = [Alert("alertmanager", "firing", "HighLatency", severity="critical",
-                    service="web", starts_ns=T0 - 60_000_000_000)]
+    alerts = [
+        Alert(
+            "alertmanager",
+            "firing",
+            "HighLatency",
+            severity="critical",
+            service="web",
+            starts_ns=T0 - 60_000_000_000,
+        )
+    ]
     return Bundle(
         spans=spans,
         logs=logs,
@@ -40,10 +48,24 @@ def _bundle() -> Bundle:
 def test_inventory_has_the_design_shape_and_counts() -> None:
     """Every DESIGN.md key is present with the right counts, and the result is JSON."""
     inv = inventory(_bundle())
-    assert {"inputs", "spans", "traces", "services", "logs", "alerts", "time_range",
-            "warnings"} <= set(inv)
-    assert inv["inputs"][1] == {"path": "b.log", "kind": "logs", "format": "text",
-                                "records": 2, "skipped": 1, "notes": []}
+    assert {
+        "inputs",
+        "spans",
+        "traces",
+        "services",
+        "logs",
+        "alerts",
+        "time_range",
+        "warnings",
+    } <= set(inv)
+    assert inv["inputs"][1] == {
+        "path": "b.log",
+        "kind": "logs",
+        "format": "text",
+        "records": 2,
+        "skipped": 1,
+        "notes": [],
+    }
     assert (inv["spans"], inv["traces"], inv["logs"]) == (3, 2, 2)
     assert inv["services"] == ["api", "db", "web"]
     assert inv["warnings"] == ["a.json: 2 spans skipped"]
@@ -54,9 +76,14 @@ def test_inventory_has_the_design_shape_and_counts() -> None:
 def test_inventory_alerts_carry_source_status_and_start() -> None:
     """Alerts are listed with their source, status, name, severity, service and UTC start."""
     (alert,) = inventory(_bundle())["alerts"]
-    assert alert == {"source": "alertmanager", "status": "firing", "name": "HighLatency",
-                     "severity": "critical", "service": "web",
-                     "starts_at": "2023-11-14T22:12:20.000000Z"}
+    assert alert == {
+        "source": "alertmanager",
+        "status": "firing",
+        "name": "HighLatency",
+        "severity": "critical",
+        "service": "web",
+        "starts_at": "2023-11-14T22:12:20.000000Z",
+    }
 
 
 def test_time_range_spans_all_signals_and_ignores_zero_times() -> None:

@@ -20,10 +20,16 @@ def load_nezha_csv(path: Path) -> Bundle:
 
 
 CASES = [
-    ("traces/Nezha/rca_data/2022-08-22/trace/05_28_trace.csv",
-     "traces/Nezha/construct_data/2022-08-23/trace/17_00_trace.csv", "currencyservice"),
-    ("traces/Nezha/rca_data/2023-01-30/trace/13_23_trace.csv",
-     "traces/Nezha/construct_data/2023-01-30/trace/11_39_trace.csv", "ts-travel-service"),
+    (
+        "traces/Nezha/rca_data/2022-08-22/trace/05_28_trace.csv",
+        "traces/Nezha/construct_data/2022-08-23/trace/17_00_trace.csv",
+        "currencyservice",
+    ),
+    (
+        "traces/Nezha/rca_data/2023-01-30/trace/13_23_trace.csv",
+        "traces/Nezha/construct_data/2023-01-30/trace/11_39_trace.csv",
+        "ts-travel-service",
+    ),
 ]
 
 
@@ -35,10 +41,12 @@ def test_pod_names_map_to_services(realdata: Path) -> None:
     assert all(s.instance and s.instance.startswith(s.service) for s in bundle.spans[:100])
 
 
-@pytest.mark.parametrize(("incident", "baseline", "label"), CASES,
-                         ids=["online-boutique", "train-ticket"])
-def test_labelled_network_delay_ranks_first(realdata: Path, incident: str, baseline: str,
-                                            label: str) -> None:
+@pytest.mark.parametrize(
+    ("incident", "baseline", "label"), CASES, ids=["online-boutique", "train-ticket"]
+)
+def test_labelled_network_delay_ranks_first(
+    realdata: Path, incident: str, baseline: str, label: str
+) -> None:
     """The service the fault was injected into is the top root cause, as a network fault,
     and the edges into it explain most of the added latency."""
     report = diagnose(load_nezha_csv(realdata / incident), load_nezha_csv(realdata / baseline))

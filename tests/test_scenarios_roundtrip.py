@@ -26,16 +26,18 @@ FORMATS: list[tuple[str, Writer, str]] = [
 
 @pytest.mark.parametrize(("name", "writer", "fmt"), FORMATS, ids=[f[2] for f in FORMATS])
 @pytest.mark.parametrize("scenario", ["timeout-cascade", "uninstrumented-dep", "client-4xx"])
-def test_roundtrip_keeps_the_top_cause(tmp_path: Path, name: str, writer: Writer, fmt: str,
-                                       scenario: str) -> None:
+def test_roundtrip_keeps_the_top_cause(
+    tmp_path: Path, name: str, writer: Writer, fmt: str, scenario: str
+) -> None:
     """Spans, logs and alerts survive the writers and readers; the top cause is unchanged."""
     sc = generate(scenario, seed=6, traces=200)
     writer(sc.spans, tmp_path / name)
     writer(sc.baseline, tmp_path / f"base-{name}")
     w.write_logs(sc.logs, tmp_path / "logs.jsonl")
     w.write_alertmanager(sc.alerts, tmp_path / "alerts.json")
-    bundle = load([str(tmp_path / name)], [str(tmp_path / "logs.jsonl")],
-                  [str(tmp_path / "alerts.json")])
+    bundle = load(
+        [str(tmp_path / name)], [str(tmp_path / "logs.jsonl")], [str(tmp_path / "alerts.json")]
+    )
     assert bundle.inputs[0].format == fmt
     assert len(bundle.spans) == len(sc.spans)
     assert len(bundle.logs) == len(sc.logs) and len(bundle.alerts) == len(sc.alerts)
@@ -71,7 +73,11 @@ def test_write_scenario_makes_a_runnable_folder(tmp_path: Path) -> None:
     """The folder holds traces, a baseline, logs and alerts that the readers accept."""
     sc = generate("slow-db", seed=4, traces=80)
     paths = w.write_scenario(sc.spans, sc.baseline, sc.logs, sc.alerts, tmp_path / "case")
-    assert [p.name for p in paths] == ["traces.otlp.json", "traces.otlp.json", "logs.jsonl",
-                                       "alertmanager.json"]
+    assert [p.name for p in paths] == [
+        "traces.otlp.json",
+        "traces.otlp.json",
+        "logs.jsonl",
+        "alertmanager.json",
+    ]
     bundle = load([str(paths[0])], [str(paths[2])], [str(paths[3])])
     assert len(bundle.spans) == len(sc.spans) and bundle.alerts

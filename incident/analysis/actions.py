@@ -13,87 +13,166 @@ from incident.report import Action, AlertSummary
 def _for(c: Candidate, position: int) -> list[Action]:
     name = c.component
     if c.kind == "deploy" and c.version:
-        return [Action(action=f"Roll back {name} from version {c.version} to the previous one",
-                       why=f"failures are concentrated on {name} {c.version}", risk="low")]
+        return [
+            Action(
+                action=f"Roll back {name} from version {c.version} to the previous one",
+                why=f"failures are concentrated on {name} {c.version}",
+                risk="low",
+            )
+        ]
     if c.instance:
-        return [Action(action=f"Drain and restart {c.instance}",
-                       why=f"the failures or slowness of {name} sit on this one instance",
-                       risk="low")]
+        return [
+            Action(
+                action=f"Drain and restart {c.instance}",
+                why=f"the failures or slowness of {name} sit on this one instance",
+                risk="low",
+            )
+        ]
     if c.kind == "client-input":
         if c.errors < MIN_EVIDENCE:
             # A handful of 4xx is everyday traffic; chasing a client would waste the night.
-            return [Action(action=f"Look at the request {name} rejected before chasing a "
-                                  f"client", why=f"only {c.errors} client error(s) (4xx) were "
-                                                 f"seen, too few to call a bad client",
-                           risk="low")]
-        return [Action(action=f"Find and throttle or fix the client sending invalid input to "
-                              f"{name}", why="the failures are client errors (4xx): requests "
-                                             "are rejected, the service is healthy",
-                       risk="low")]
+            return [
+                Action(
+                    action=f"Look at the request {name} rejected before chasing a client",
+                    why=f"only {c.errors} client error(s) (4xx) were "
+                    f"seen, too few to call a bad client",
+                    risk="low",
+                )
+            ]
+        return [
+            Action(
+                action=f"Find and throttle or fix the client sending invalid input to {name}",
+                why="the failures are client errors (4xx): requests "
+                "are rejected, the service is healthy",
+                risk="low",
+            )
+        ]
     if c.kind == "saturation":
-        return [Action(action=f"Raise the connection pool size of {name} or shed load; look "
-                              f"for leaked connections",
-                       why="requests wait inside the service before their database call",
-                       risk="medium")]
+        return [
+            Action(
+                action=f"Raise the connection pool size of {name} or shed load; look "
+                f"for leaked connections",
+                why="requests wait inside the service before their database call",
+                risk="medium",
+            )
+        ]
     if c.kind == "network" and c.net_callee:
-        return [Action(action=f"Check the network path from {name} to {c.net_callee} (node, "
-                              f"CNI, service mesh, packet loss)",
-                       why=f"its calls to {c.net_callee} spend their time between its client "
-                           f"spans and {c.net_callee}'s server spans", risk="low")]
+        return [
+            Action(
+                action=f"Check the network path from {name} to {c.net_callee} (node, "
+                f"CNI, service mesh, packet loss)",
+                why=f"its calls to {c.net_callee} spend their time between its client "
+                f"spans and {c.net_callee}'s server spans",
+                risk="low",
+            )
+        ]
     if c.kind == "network":
-        why = ("the gap between callers and its server spans grew while its own work stayed "
-               "fast" if c.compared else "most of the time of calls to it is spent between "
-                                         "the caller's and its own spans")
-        return [Action(action=f"Check the network path to {name} (node, CNI, service mesh, "
-                              f"packet loss)", why=why, risk="low")]
+        why = (
+            "the gap between callers and its server spans grew while its own work stayed fast"
+            if c.compared
+            else "most of the time of calls to it is spent between the caller's and its own spans"
+        )
+        return [
+            Action(
+                action=f"Check the network path to {name} (node, CNI, service mesh, packet loss)",
+                why=why,
+                risk="low",
+            )
+        ]
     if c.kind == "dependency":
-        return [Action(action=f"Check that {name} is running and reachable: its pods, DNS "
-                              f"name and service endpoints",
-                       why=f"{c.unreachable} call(s) to it never connected (refused, "
-                           f"unavailable or unresolvable)", risk="low")]
+        return [
+            Action(
+                action=f"Check that {name} is running and reachable: its pods, DNS "
+                f"name and service endpoints",
+                why=f"{c.unreachable} call(s) to it never connected (refused, "
+                f"unavailable or unresolvable)",
+                risk="low",
+            )
+        ]
     if c.consumer:
-        return [Action(action=f"Check {name}'s consumer lag and dead-letter queue; replay the "
-                              f"failed messages once it is fixed",
-                       why="it fails while consuming messages, and nobody upstream retries or "
-                           "absorbs a consumer's failure", risk="low")]
+        return [
+            Action(
+                action=f"Check {name}'s consumer lag and dead-letter queue; replay the "
+                f"failed messages once it is fixed",
+                why="it fails while consuming messages, and nobody upstream retries or "
+                "absorbs a consumer's failure",
+                risk="low",
+            )
+        ]
     actions: list[Action] = []
     if c.ctype == "cache":
-        actions.append(Action(action=f"Restore the cache {name} and protect the database from "
-                                     f"the fallback load", why="cache failures push reads onto "
-                                                               "the database", risk="medium"))
+        actions.append(
+            Action(
+                action=f"Restore the cache {name} and protect the database from the fallback load",
+                why="cache failures push reads onto the database",
+                risk="medium",
+            )
+        )
     elif c.ctype == "db":
-        actions.append(Action(action=f"Check the database {name}: slow queries, locks, "
-                                     f"replication; fail over if it is unhealthy",
-                              why="time on the critical path grew in calls to it",
-                              risk="medium"))
+        actions.append(
+            Action(
+                action=f"Check the database {name}: slow queries, locks, "
+                f"replication; fail over if it is unhealthy",
+                why="time on the critical path grew in calls to it",
+                risk="medium",
+            )
+        )
     elif c.ctype == "external":
-        actions.append(Action(action=f"Check {name}'s status; open a circuit breaker or fail "
-                                     f"over to a secondary provider",
-                              why="an external dependency is slow or failing", risk="medium"))
+        actions.append(
+            Action(
+                action=f"Check {name}'s status; open a circuit breaker or fail "
+                f"over to a secondary provider",
+                why="an external dependency is slow or failing",
+                risk="medium",
+            )
+        )
     # Switching a cache off would send every read to the database it protects.
     if c.category == "partial" and c.errors >= MIN_EVIDENCE and c.ctype != "cache":
-        actions.append(Action(action=f"Switch off calls to {name} (feature flag or circuit "
-                                     f"breaker) until it recovers",
-                              why="callers already fall back; stop paying for the failures",
-                              risk="low"))
+        actions.append(
+            Action(
+                action=f"Switch off calls to {name} (feature flag or circuit "
+                f"breaker) until it recovers",
+                why="callers already fall back; stop paying for the failures",
+                risk="low",
+            )
+        )
     if c.category == "fatal":
-        actions.append(Action(action=f"Check the configuration and resources of {name} "
-                                     f"(missing config, disk, memory) before restarting",
-                              why="the failures look fatal, not transient", risk="medium"))
+        actions.append(
+            Action(
+                action=f"Check the configuration and resources of {name} "
+                f"(missing config, disk, memory) before restarting",
+                why="the failures look fatal, not transient",
+                risk="medium",
+            )
+        )
     if any("rose" in f for f in c.facts) or (c.kind == "error" and c.category == "transient"):
-        actions.append(Action(action=f"Add backoff and a retry budget to callers of {name}",
-                              why="retries against a failing service multiply its load",
-                              risk="low"))
+        actions.append(
+            Action(
+                action=f"Add backoff and a retry budget to callers of {name}",
+                why="retries against a failing service multiply its load",
+                risk="low",
+            )
+        )
     if c.timeouts:
-        actions.append(Action(action=f"Open a circuit breaker in front of {name}",
-                              why="callers time out waiting for it, tying up their own threads",
-                              risk="medium"))
+        actions.append(
+            Action(
+                action=f"Open a circuit breaker in front of {name}",
+                why="callers time out waiting for it, tying up their own threads",
+                risk="medium",
+            )
+        )
     if not actions:
         first = position == 0
-        actions.append(Action(action=f"Investigate {name}{' first' if first else ''}: recent "
-                                     f"changes, saturation, dependencies",
-                              why="it is the most likely cause found" if first else
-                              "it is the next most likely cause", risk="low"))
+        actions.append(
+            Action(
+                action=f"Investigate {name}{' first' if first else ''}: recent "
+                f"changes, saturation, dependencies",
+                why="it is the most likely cause found"
+                if first
+                else "it is the next most likely cause",
+                risk="low",
+            )
+        )
     return actions
 
 
@@ -112,6 +191,11 @@ def suggest(causes: Sequence[Candidate], alerts: Sequence[AlertSummary]) -> list
     for al in alerts:
         if al.runbook and al.runbook not in seen:
             seen.add(al.runbook)
-            out.append(Action(action=f"Follow the runbook for {al.name}: {al.runbook}",
-                              why=f"alert {al.name} is {al.status}", source="runbook"))
+            out.append(
+                Action(
+                    action=f"Follow the runbook for {al.name}: {al.runbook}",
+                    why=f"alert {al.name} is {al.status}",
+                    source="runbook",
+                )
+            )
     return out

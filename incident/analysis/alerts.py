@@ -11,15 +11,26 @@ from incident.model import Alert
 
 Role = Literal["symptom", "cause", "unknown"]
 
-_SYMPTOM = re.compile(r"latency|p9\d|slo|burn|error.?rate|5xx|availability|apdex|slow|"
-                      r"response.?time|success", re.I)
+_SYMPTOM = re.compile(
+    r"latency|p9\d|slo|burn|error.?rate|5xx|availability|apdex|slow|"
+    r"response.?time|success",
+    re.I,
+)
 
 
 def alert_service(alert: Alert) -> str | None:
     if alert.service:
         return alert.service
-    for key in ("service", "service_name", "app", "job", "container", "deployment", "pod",
-                "instance"):
+    for key in (
+        "service",
+        "service_name",
+        "app",
+        "job",
+        "container",
+        "deployment",
+        "pod",
+        "instance",
+    ):
         v = alert.labels.get(key)
         if v:
             return v
@@ -33,8 +44,7 @@ def role(alert: Alert, causes: Sequence[str], entry_services: set[str]) -> Role:
     for cause in causes:
         if cause and (cause == svc or cause.lower() in text):
             return "cause"
-    if svc in entry_services or _SYMPTOM.search(alert.name) or _SYMPTOM.search(
-            alert.summary or ""):
+    if svc in entry_services or _SYMPTOM.search(alert.name) or _SYMPTOM.search(alert.summary or ""):
         return "symptom"
     return "unknown"
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_CRITICAL = (
-    "checkout", "payment", "pay", "order", "login", "auth", "signin", "cart", "purchase",
+    "checkout",
+    "payment",
+    "pay",
+    "order",
+    "login",
+    "auth",
+    "signin",
+    "cart",
+    "purchase",
 )
 
 

@@ -45,8 +45,9 @@ def critical_path(table: SpanTable, root: int, children: dict[int, list[int]]) -
                 own[span] = own.get(span, 0) + (cursor - ke)
                 # Resume this span at the child's start once the child is done.
                 stack.append((span, lo, ks, kids, pos))
-                stack.append((c, ks, ke, _clipped_children(children.get(c, []), start, end,
-                                                            ks, ke), 0))
+                stack.append(
+                    (c, ks, ke, _clipped_children(children.get(c, []), start, end, ks, ke), 0)
+                )
                 descended = True
                 break
         if not descended:
@@ -56,8 +57,9 @@ def critical_path(table: SpanTable, root: int, children: dict[int, list[int]]) -
     return segments
 
 
-def self_times(table: SpanTable, spans: list[int], children: dict[int, list[int]]) -> dict[int,
-                                                                                         int]:
+def self_times(
+    table: SpanTable, spans: list[int], children: dict[int, list[int]]
+) -> dict[int, int]:
     """Duration minus the union of the children's intervals clipped to the span."""
     start, end = table.start, table.end
     out: dict[int, int] = {}

@@ -113,8 +113,11 @@ class _Run:
             return
         cp = self.change
         before = [k for k in all_traces if times[k] < cp.start_ns]
-        during = [k for k in all_traces if times[k] >= cp.start_ns
-                  and (cp.end_ns is None or times[k] < cp.end_ns)]
+        during = [
+            k
+            for k in all_traces
+            if times[k] >= cp.start_ns and (cp.end_ns is None or times[k] < cp.end_ns)
+        ]
         self.inc = collect(t, during, cap)
         self.base = collect(t, before, cap)
         w.baseline = "in-file"
@@ -130,8 +133,14 @@ class _Run:
         # A candidate that adds no new failures and whose latency claim does not hold (too
         # small a share of the added time, or a hop that barely grew) explains nothing a
         # responder should look at; keep one only if nothing else is left.
-        top = [c for c in scored if c.err_new + c.user_new > 0 or c.kind == "deploy"
-               or c.latency_claim_holds or c.symptom_of] or scored[:1]
+        top = [
+            c
+            for c in scored
+            if c.err_new + c.user_new > 0
+            or c.kind == "deploy"
+            or c.latency_claim_holds
+            or c.symptom_of
+        ] or scored[:1]
         top = top[: self.config.max_root_causes]
         if not top:
             top = self.fallback(ordered)
@@ -142,13 +151,20 @@ class _Run:
         service, else the noisiest logger, else the alerting service, with a low score."""
         inc = self.inc
         if inc.origins:
-            name, o = max(inc.origins.items(), key=lambda kv: (kv[1].errors + kv[1].user_errors,
-                                                               kv[0]))
-            c = Candidate(name, inc.peer_kind.get(name, "service"), kind="error", score=0.1,
-                          examples=list(o.examples))
+            name, o = max(
+                inc.origins.items(), key=lambda kv: (kv[1].errors + kv[1].user_errors, kv[0])
+            )
+            c = Candidate(
+                name,
+                inc.peer_kind.get(name, "service"),
+                kind="error",
+                score=0.1,
+                examples=list(o.examples),
+            )
             c.errors = o.errors + o.user_errors
-            c.facts.append(f"{c.errors} failures originate here; none stands out against "
-                           f"the baseline")
+            c.facts.append(
+                f"{c.errors} failures originate here; none stands out against the baseline"
+            )
             cats = Counter(classify(inc.table.spans[i], ERROR)[0] for i in c.examples)
             c.category = cats.most_common(1)[0][0] if cats else "transient"
             return [c]
@@ -158,8 +174,10 @@ class _Run:
             name = a if what == "self" else b
             c = Candidate(name, inc.peer_kind.get(name, "service"), kind="latency", score=0.05)
             c.operation = b if what == "self" else None
-            c.facts.append(f"largest share of critical-path time "
-                           f"({ms_text(inc.mean_path_ms(best[0]))} per request)")
+            c.facts.append(
+                f"largest share of critical-path time "
+                f"({ms_text(inc.mean_path_ms(best[0]))} per request)"
+            )
             return [c]
         svc_errors: Counter[str] = Counter()
         for rec in self.bundle.logs:
@@ -201,22 +219,33 @@ class _Run:
                     evidence.append(eid)
             for i in c.examples[:2] or self.example_spans(c)[:2]:
                 s = table.spans[i]
-                text = f"{s.service} {s.name}: {error_text(s) or 'slow'} " \
-                       f"({_ms(table.end[i] - table.start[i])} ms)"
+                text = (
+                    f"{s.service} {s.name}: {error_text(s) or 'slow'} "
+                    f"({_ms(table.end[i] - table.start[i])} ms)"
+                )
                 eid = self.ev.add("span", _span_ref(table, i), text)
                 if eid:
                     evidence.append(eid)
             kind_word = {"db": "database", "cache": "cache", "external": "external API"}.get(
-                c.ctype, "service")
+                c.ctype, "service"
+            )
             component = f"{self.inc.peer_system.get(c.component) or kind_word} {c.component}"
             summary = self.summary(c)
-            out.append(RootCause(
-                service=c.component, operation=c.operation, component=component, kind=c.kind,
-                category=c.category,
-                origin=c.origin,
-                score=round(min(1.0, max(0.0, c.score)), 3), instance=c.instance,
-                version=c.version, summary=summary, evidence=evidence,
-            ))
+            out.append(
+                RootCause(
+                    service=c.component,
+                    operation=c.operation,
+                    component=component,
+                    kind=c.kind,
+                    category=c.category,
+                    origin=c.origin,
+                    score=round(min(1.0, max(0.0, c.score)), 3),
+                    instance=c.instance,
+                    version=c.version,
+                    summary=summary,
+                    evidence=evidence,
+                )
+            )
         return out
 
     def example_spans(self, c: Candidate) -> list[int]:
@@ -226,9 +255,9 @@ class _Run:
         for t in self.inc.traces[:: max(1, len(self.inc.traces) // 300)]:
             for i in table.members[t]:
                 s = table.spans[i]
-                if s.service == c.component or (calls_peer(s)
-                                                and not table.has_child[i]
-                                                and peer_name(s) == c.component):
+                if s.service == c.component or (
+                    calls_peer(s) and not table.has_child[i] and peer_name(s) == c.component
+                ):
                     best.append((table.end[i] - table.start[i], i))
         best.sort(reverse=True)
         return [i for _, i in best[:2]]
@@ -240,75 +269,100 @@ class _Run:
         where = c.component + (f" ({c.operation})" if c.operation else "")
         compared = self.base is not None
         n_fail = c.errors
-        failures = (f"{n_fail:,} during the incident, {c.baseline_errors:,} before"
-                    if compared else f"{plural(n_fail, 'failure')} in the export, no baseline "
-                                     f"to compare with")
+        failures = (
+            f"{n_fail:,} during the incident, {c.baseline_errors:,} before"
+            if compared
+            else f"{plural(n_fail, 'failure')} in the export, no baseline to compare with"
+        )
         if c.kind == "deploy":
-            return (f"Version {c.version} of {c.component} fails where older versions do not: "
-                    f"{c.concentration}.")
+            return (
+                f"Version {c.version} of {c.component} fails where older versions do not: "
+                f"{c.concentration}."
+            )
         if c.instance:
-            return (f"{where} misbehaves on one instance, {c.instance}, while its peers are "
-                    f"healthy: {c.concentration}.")
+            return (
+                f"{where} misbehaves on one instance, {c.instance}, while its peers are "
+                f"healthy: {c.concentration}."
+            )
         share = _share(c.lat_share)
         # The same added time the share is of: its own hops, not its callees' network time.
         per_request = ms_text(c.own_latency)
-        added = (f"explains {share} of the added request latency (+{per_request} per request)"
-                 if compared else
-                 f"takes {share} of critical-path time ({per_request} per request; no "
-                 f"baseline to compare with)")
+        added = (
+            f"explains {share} of the added request latency (+{per_request} per request)"
+            if compared
+            else f"takes {share} of critical-path time ({per_request} per request; no "
+            f"baseline to compare with)"
+        )
         if c.kind == "latency" and c.errors and c.timeouts >= 0.5 * c.errors:
-            text = (f"Callers time out waiting for {where}: {plural(c.timeouts, 'call')} gave "
-                    f"up ({failures}).")
+            text = (
+                f"Callers time out waiting for {where}: {plural(c.timeouts, 'call')} gave "
+                f"up ({failures})."
+            )
         elif c.kind == "client-input":
             # A surge needs a baseline that shows the rise and enough rejections to be one.
             surged = compared and c.user_new >= MIN_EVIDENCE
             rejected = plural(n_fail, "client request")
-            counted = (f"{n_fail:,} during the incident, {c.baseline_errors:,} before"
-                       if compared else "in the export; no baseline to compare with")
-            text = (f"{where} rejects a surge of invalid client requests (4xx): {failures}; "
-                    f"the service itself is healthy." if surged else
-                    f"{where} rejected {rejected} with a 4xx ({counted}); a 4xx is the "
-                    f"client's mistake, not a failure of the service.")
+            counted = (
+                f"{n_fail:,} during the incident, {c.baseline_errors:,} before"
+                if compared
+                else "in the export; no baseline to compare with"
+            )
+            text = (
+                f"{where} rejects a surge of invalid client requests (4xx): {failures}; "
+                f"the service itself is healthy."
+                if surged
+                else f"{where} rejected {rejected} with a 4xx ({counted}); a 4xx is the "
+                f"client's mistake, not a failure of the service."
+            )
         elif c.kind == "error" and c.consumer:
-            text = (f"{where} fails while consuming messages: {failures}. No caller waits for "
-                    f"a consumer, so nothing absorbs these; users notice only if the messages "
-                    f"matter to them (check consumer lag and the dead-letter queue).")
+            text = (
+                f"{where} fails while consuming messages: {failures}. No caller waits for "
+                f"a consumer, so nothing absorbs these; users notice only if the messages "
+                f"matter to them (check consumer lag and the dead-letter queue)."
+            )
         elif c.kind == "error" and c.category == "partial":
             # "Requests still succeed", not "users are not affected": the fallback may cost
             # latency elsewhere (a cache miss lands on the database).
-            text = (f"{where} fails, but its callers fall back and the requests still "
-                    f"succeed ({failures})." if n_fail >= MIN_EVIDENCE else
-                    f"{where} failed {_times(n_fail)} and the request still succeeded"
-                    f"{' each time' if n_fail > 1 else ''} ({failures}).")
+            text = (
+                f"{where} fails, but its callers fall back and the requests still "
+                f"succeed ({failures})."
+                if n_fail >= MIN_EVIDENCE
+                else f"{where} failed {_times(n_fail)} and the request still succeeded"
+                f"{' each time' if n_fail > 1 else ''} ({failures})."
+            )
         else:
             lead = f"New {c.category}" if compared else c.category.capitalize()
             text = {
                 "saturation": f"Requests queue inside {where} before its database calls "
-                              f"(connection pool or worker saturation); it {added}.",
+                f"(connection pool or worker saturation); it {added}.",
                 "network": f"{c.component} waits on the network for its calls to "
-                           f"{c.net_callee} (+{ms_text(c.lat_net_out)} per request on those "
-                           f"calls): the same delay as on the path to {c.net_callee}, seen from "
-                           f"the caller." if c.net_callee and compared else
-                           f"{c.component}'s calls to {c.net_callee} spend their time between "
-                           f"its client spans and {c.net_callee}'s server spans "
-                           f"({ms_text(c.lat_net_out)} per request; no baseline to compare "
-                           f"with)." if c.net_callee else
-                           f"The network path to {c.component} got slower while its own work "
-                           f"stayed fast; it {added}." if compared else
-                           f"Calls to {c.component} spend most of their time between the "
-                           f"caller's client span and {c.component}'s own server span (network, "
-                           f"queues, connection setup); that gap {added}.",
+                f"{c.net_callee} (+{ms_text(c.lat_net_out)} per request on those "
+                f"calls): the same delay as on the path to {c.net_callee}, seen from "
+                f"the caller."
+                if c.net_callee and compared
+                else f"{c.component}'s calls to {c.net_callee} spend their time between "
+                f"its client spans and {c.net_callee}'s server spans "
+                f"({ms_text(c.lat_net_out)} per request; no baseline to compare "
+                f"with)."
+                if c.net_callee
+                else f"The network path to {c.component} got slower while its own work "
+                f"stayed fast; it {added}."
+                if compared
+                else f"Calls to {c.component} spend most of their time between the "
+                f"caller's client span and {c.component}'s own server span (network, "
+                f"queues, connection setup); that gap {added}.",
                 "dependency": f"{c.component} could not be reached: "
-                              f"{plural(c.unreachable, 'call')} from {_join(c.callers)} never "
-                              f"connected (unavailable, refused or unresolvable); {failures}.",
+                f"{plural(c.unreachable, 'call')} from {_join(c.callers)} never "
+                f"connected (unavailable, refused or unresolvable); {failures}.",
                 "error": f"{lead} failures originate in {where}: {failures}.",
-                "latency": f"{where} got slower: it {added}." if compared
-                           and c.latency_claim_holds else
-                           f"{where} barely changed: its critical-path time rose "
-                           f"{_growth_text(c.lat_growth)} (+{per_request} per request, "
-                           f"{_share(c.lat_share)} of the added latency), too little to explain "
-                           f"the incident; nothing else stood out." if compared else
-                           f"{where} {added}.",
+                "latency": f"{where} got slower: it {added}."
+                if compared and c.latency_claim_holds
+                else f"{where} barely changed: its critical-path time rose "
+                f"{_growth_text(c.lat_growth)} (+{per_request} per request, "
+                f"{_share(c.lat_share)} of the added latency), too little to explain "
+                f"the incident; nothing else stood out."
+                if compared
+                else f"{where} {added}.",
             }.get(c.kind, f"{where} is the most likely origin.")
         if c.symptom_of:
             text += f" Likely a symptom of {c.symptom_of}."
@@ -326,9 +380,12 @@ class _Run:
             bd = sorted(b.durations) if b else []
             n = len(d)
             ep = Entrypoint(
-                service=key[0], operation=key[1], requests=n,
+                service=key[0],
+                operation=key[1],
+                requests=n,
                 error_rate=round((agg.errors + agg.user_errors) / max(1, n), 4),
-                p50_ms=_ms(percentile_sorted(d, 0.5)), p95_ms=_ms(percentile_sorted(d, 0.95)),
+                p50_ms=_ms(percentile_sorted(d, 0.5)),
+                p95_ms=_ms(percentile_sorted(d, 0.95)),
                 p99_ms=_ms(percentile_sorted(d, 0.99)),
                 business_critical=self.config.is_critical(f"{key[0]} {key[1]}"),
             )
@@ -358,14 +415,23 @@ class _Run:
         user_facing = (inc.failed_traces / n - base_failed > 0.01) or n_slow / n > 0.05
         if causes and causes[0].category == "partial":
             user_facing = False
-        imp = Impact(user_facing=user_facing, traces=inc.n_traces, traces_failed=failed,
-                     traces_slow=n_slow, entrypoints=entries[:20])
+        imp = Impact(
+            user_facing=user_facing,
+            traces=inc.n_traces,
+            traces_failed=failed,
+            traces_slow=n_slow,
+            entrypoints=entries[:20],
+        )
         if inc.n_traces:
             imp.duration_s = round((inc.end_ns - inc.start_ns) / 1e9, 3)
         imp.business_critical_hit = [
-            f"{e.service} {e.operation}" for e in entries if e.business_critical and (
+            f"{e.service} {e.operation}"
+            for e in entries
+            if e.business_critical
+            and (
                 e.error_rate > e.baseline_error_rate + 0.01
-                or (e.baseline_p99_ms and e.p99_ms > 1.5 * e.baseline_p99_ms))
+                or (e.baseline_p99_ms and e.p99_ms > 1.5 * e.baseline_p99_ms)
+            )
         ]
         return imp, slow
 
@@ -396,9 +462,11 @@ class _Run:
             touches = False
             for i in t.members[k]:
                 s = t.spans[i]
-                if s.service == cause or (t.flag[i] and s.kind == SpanKind.CLIENT
-                                          and peer_name(s) == cause) or (
-                        not t.has_child[i] and calls_peer(s) and peer_name(s) == cause):
+                if (
+                    s.service == cause
+                    or (t.flag[i] and s.kind == SpanKind.CLIENT and peer_name(s) == cause)
+                    or (not t.has_child[i] and calls_peer(s) and peer_name(s) == cause)
+                ):
                     touches = True
                     break
             if touches:
@@ -428,10 +496,12 @@ class _Run:
                 u = user_of(rec.fields)
                 if u:
                     users.add(u)
-        br = BlastRadius(services=[cause, *upstream], entrypoints=[e for e, _ in
-                                                                  entry_hits.most_common()],
-                         share_of_requests=round(affected / max(1, self.inc.n_traces), 4),
-                         users_affected=len(users) if users else None)
+        br = BlastRadius(
+            services=[cause, *upstream],
+            entrypoints=[e for e, _ in entry_hits.most_common()],
+            share_of_requests=round(affected / max(1, self.inc.n_traces), 4),
+            users_affected=len(users) if users else None,
+        )
         return br
 
     # -- tables -----------------------------------------------------------------------
@@ -452,7 +522,8 @@ class _Run:
                 service=a if what == "self" else b,
                 operation=b if what == "self" else None,
                 edge=None if what == "self" else f"{a}->{b}",
-                baseline_ms=round(before, 3), incident_ms=round(inc.mean_path_ms(key), 3),
+                baseline_ms=round(before, 3),
+                incident_ms=round(inc.mean_path_ms(key), 3),
                 added_ms=round(d, 3),
                 share=round(min(1.0, d / total), 3) if total > 0 else 0.0,
             )
@@ -464,8 +535,9 @@ class _Run:
         t = inc.table
         rows: list[Failure] = []
         instrumented = {k[0] for k in inc.res_acc}
-        for name, o in sorted(inc.origins.items(), key=lambda kv: -(kv[1].errors
-                                                                     + kv[1].user_errors)):
+        for name, o in sorted(
+            inc.origins.items(), key=lambda kv: -(kv[1].errors + kv[1].user_errors)
+        ):
             if not o.examples:
                 continue
             i = o.examples[0]
@@ -474,8 +546,9 @@ class _Run:
             category, origin = classify(s, flag if flag in (ERROR, USER_ERROR) else ERROR)
             if inc.peer_kind.get(name) == "external" and origin == "infrastructure":
                 origin = "dependency"
-            if origin == "dependency" and (name in instrumented
-                                           or inc.peer_kind.get(name) == "service"):
+            if origin == "dependency" and (
+                name in instrumented or inc.peer_kind.get(name) == "service"
+            ):
                 # It emits spans of its own, or is called as one of our RPC services: a
                 # service of ours (a proxy, say) that callers failed to reach, not a third
                 # party. The root causes judge it the same way.
@@ -485,20 +558,27 @@ class _Run:
             consumer = sum(in_consumer(t, j) for j in o.examples) >= 0.5 * len(o.examples)
             if absorbed and category != "fatal" and not consumer:
                 category = "partial"
-            entry_names = {f"{t.spans[t.roots[t.tix[j]]].service} "
-                           f"{t.spans[t.roots[t.tix[j]]].name}" for j in o.examples}
+            entry_names = {
+                f"{t.spans[t.roots[t.tix[j]]].service} {t.spans[t.roots[t.tix[j]]].name}"
+                for j in o.examples
+            }
             op = max(o.operations.items(), key=lambda kv: kv[1])[0] if o.operations else None
             b = base.origins.get(name) if base else None
-            rows.append(Failure(
-                service=name, operation=op,
-                category=category,
-                origin=origin,
-                count=count, user_facing=not absorbed and not consumer,
-                business_critical=any(self.config.is_critical(x) for x in
-                                      [*entry_names, op or ""]),
-                baseline_count=(b.errors + b.user_errors) if b else 0,
-                example=error_text(s)[:200],
-            ))
+            rows.append(
+                Failure(
+                    service=name,
+                    operation=op,
+                    category=category,
+                    origin=origin,
+                    count=count,
+                    user_facing=not absorbed and not consumer,
+                    business_critical=any(
+                        self.config.is_critical(x) for x in [*entry_names, op or ""]
+                    ),
+                    baseline_count=(b.errors + b.user_errors) if b else 0,
+                    example=error_text(s)[:200],
+                )
+            )
             if len(rows) >= self.config.max_failure_rows:
                 break
         return rows
@@ -512,14 +592,16 @@ class _Run:
         cause = causes[0].component if causes else ""
 
         def touches(k: int) -> bool:
-            return any(t.spans[i].service == cause or peer_name(t.spans[i]) == cause
-                       for i in t.members[k][:500])
+            return any(
+                t.spans[i].service == cause or peer_name(t.spans[i]) == cause
+                for i in t.members[k][:500]
+            )
 
         slow_traces = [k for k in inc.traces if slow.get(k)]
         pool = slow_traces or inc.traces
         pool = sorted(pool, key=lambda k: t.end[t.roots[k]] - t.start[t.roots[k]])
         # The slowest traces through the cause, looking at a bounded number of them.
-        upper = pool[len(pool) // 2:][-300:]
+        upper = pool[len(pool) // 2 :][-300:]
         picked = next((k for k in reversed(upper) if touches(k)), pool[-1])
         out.append(self.path_of(t, picked, "slow"))
         failed = [k for k in inc.traces if t.flag[t.roots[k]] == ERROR]
@@ -529,8 +611,12 @@ class _Run:
         if self.base and self.base.traces:
             bt = self.base.table
             entry = t.spans[t.roots[picked]]
-            same = [k for k in self.base.traces if bt.spans[bt.roots[k]].name == entry.name
-                    and bt.spans[bt.roots[k]].service == entry.service] or self.base.traces
+            same = [
+                k
+                for k in self.base.traces
+                if bt.spans[bt.roots[k]].name == entry.name
+                and bt.spans[bt.roots[k]].service == entry.service
+            ] or self.base.traces
             same = sorted(same, key=lambda k: bt.end[bt.roots[k]] - bt.start[bt.roots[k]])
             out.append(self.path_of(bt, same[len(same) // 2], "baseline"))
         return out
@@ -559,17 +645,28 @@ class _Run:
         steps = []
         for i in sorted(on_path, key=lambda i: (t.start[i], depth_of(i)))[:200]:
             s = t.spans[i]
-            steps.append(PathStep(
-                service=s.service, operation=s.name, start_ms=_ms(t.start[i] - t0),
-                duration_ms=_ms(t.end[i] - t.start[i]), self_ms=_ms(selfs.get(i, 0)),
-                depth=depth_of(i), error=t.flag[i] != 0, kind=SpanKind(s.kind).name.lower()
-                if s.kind in SpanKind._value2member_map_ else "",
-            ))
+            steps.append(
+                PathStep(
+                    service=s.service,
+                    operation=s.name,
+                    start_ms=_ms(t.start[i] - t0),
+                    duration_ms=_ms(t.end[i] - t.start[i]),
+                    self_ms=_ms(selfs.get(i, 0)),
+                    depth=depth_of(i),
+                    error=t.flag[i] != 0,
+                    kind=SpanKind(s.kind).name.lower()
+                    if s.kind in SpanKind._value2member_map_
+                    else "",
+                )
+            )
         rs = t.spans[r]
-        return CriticalPath(trace_id=rs.trace_id,
-                            label=label,
-                            entrypoint=f"{rs.service} {rs.name}",
-                            duration_ms=_ms(t.end[r] - t.start[r]), steps=steps)
+        return CriticalPath(
+            trace_id=rs.trace_id,
+            label=label,
+            entrypoint=f"{rs.service} {rs.name}",
+            duration_ms=_ms(t.end[r] - t.start[r]),
+            steps=steps,
+        )
 
     # -- logs, alerts, timeline -------------------------------------------------------
     def log_templates(self) -> list[LogTemplate]:
@@ -596,15 +693,26 @@ class _Run:
             ev = None
             if st.error_like and (is_new or (sg or 0) > 2):
                 rec = logs[st.example_ref]
-                ev = self.ev.add("log", rec.source or f"log#{st.example_ref + 1}",
-                                 f"{rec.service or '?'} {rec.level or ''}: {st.example}")
-            out.append(LogTemplate(
-                template=st.template, count=st.count, level=st.level,
-                services=sorted(st.services)[:10], first_seen=iso(st.first_ns),
-                last_seen=iso(st.last_ns), baseline_count=st.baseline_count, new=is_new,
-                surge=round(sg, 2) if sg is not None else None, example=st.example,
-                evidence=ev,
-            ))
+                ev = self.ev.add(
+                    "log",
+                    rec.source or f"log#{st.example_ref + 1}",
+                    f"{rec.service or '?'} {rec.level or ''}: {st.example}",
+                )
+            out.append(
+                LogTemplate(
+                    template=st.template,
+                    count=st.count,
+                    level=st.level,
+                    services=sorted(st.services)[:10],
+                    first_seen=iso(st.first_ns),
+                    last_seen=iso(st.last_ns),
+                    baseline_count=st.baseline_count,
+                    new=is_new,
+                    surge=round(sg, 2) if sg is not None else None,
+                    example=st.example,
+                    evidence=ev,
+                )
+            )
         return out
 
     def _with_services(self, logs: list[LogRecord]) -> list[LogRecord]:
@@ -637,65 +745,120 @@ class _Run:
         entry_services = {k[0] for k in self.inc.entries}
         out = []
         for a in sorted(self.bundle.alerts, key=lambda a: (a.starts_ns or 0, a.name)):
-            ev = self.ev.add("alert", a.name, f"{a.status} {a.name} on "
-                                              f"{alert_service(a) or '?'}"
-                                              f"{': ' + a.summary if a.summary else ''}")
-            out.append(AlertSummary(
-                source=a.source, status=a.status, name=a.name, severity=a.severity,
-                service=alert_service(a), starts_at=iso(a.starts_ns), ends_at=iso(a.ends_ns),
-                role=role(a, names, entry_services),
-                runbook=runbook_of(a),
-                summary=a.summary or a.annotations.get("summary")
-                or a.annotations.get("description"), evidence=ev,
-            ))
+            ev = self.ev.add(
+                "alert",
+                a.name,
+                f"{a.status} {a.name} on "
+                f"{alert_service(a) or '?'}"
+                f"{': ' + a.summary if a.summary else ''}",
+            )
+            out.append(
+                AlertSummary(
+                    source=a.source,
+                    status=a.status,
+                    name=a.name,
+                    severity=a.severity,
+                    service=alert_service(a),
+                    starts_at=iso(a.starts_ns),
+                    ends_at=iso(a.ends_ns),
+                    role=role(a, names, entry_services),
+                    runbook=runbook_of(a),
+                    summary=a.summary
+                    or a.annotations.get("summary")
+                    or a.annotations.get("description"),
+                    evidence=ev,
+                )
+            )
         return out
 
-    def timeline(self, causes: list[Candidate], alerts: list[AlertSummary],
-                 templates: list[LogTemplate]) -> list[TimelineEvent]:
+    def timeline(
+        self, causes: list[Candidate], alerts: list[AlertSummary], templates: list[LogTemplate]
+    ) -> list[TimelineEvent]:
         ev: list[tuple[int, TimelineEvent]] = []
 
-        def add(ns: int | None, source: Source, text: str, evidence: Iterable[str | None] = ()
-                ) -> None:
+        def add(
+            ns: int | None, source: Source, text: str, evidence: Iterable[str | None] = ()
+        ) -> None:
             stamp = iso(ns)
             if stamp:
-                ev.append((ns or 0, TimelineEvent(
-                    time=stamp, source=source,
-                    event=text, evidence=[e for e in evidence if e])))
+                ev.append(
+                    (
+                        ns or 0,
+                        TimelineEvent(
+                            time=stamp,
+                            source=source,
+                            event=text,
+                            evidence=[e for e in evidence if e],
+                        ),
+                    )
+                )
 
         inc, t = self.inc, self.inc.table
         if self.change:
-            add(self.change.start_ns, "analysis",
-                "First anomaly: entry-point latency or error rate departs from the baseline")
+            add(
+                self.change.start_ns,
+                "analysis",
+                "First anomaly: entry-point latency or error rate departs from the baseline",
+            )
             add(self.change.peak_ns, "analysis", "Peak of the incident")
             add(self.change.end_ns, "analysis", "Recovery: entry points back to baseline")
         elif inc.n_traces:
             add(inc.start_ns, "trace", "First trace of the incident export")
         # The incident's first error comes from a new or surging source; one that failed at
         # the same rate before is background (listed with the failures that predate it).
-        new_sources = [c for c in self.ordered if c.err_new + c.user_new > 0
-                       and c.first_span >= 0 and c.first_ns is not None]
+        new_sources = [
+            c
+            for c in self.ordered
+            if c.err_new + c.user_new > 0 and c.first_span >= 0 and c.first_ns is not None
+        ]
         first = min(new_sources, key=lambda c: (c.first_ns or 0, c.component), default=None)
         if first is not None:
             i = first.first_span
             s = t.spans[i]
             eid = self.ev.add("span", _span_ref(t, i), f"{s.service} {s.name}: {error_text(s)}")
-            add(first.first_ns, "trace", f"First error: {s.service} {s.name} — "
-                                         f"{error_text(s)[:120]}", [eid])
+            add(
+                first.first_ns,
+                "trace",
+                f"First error: {s.service} {s.name} — {error_text(s)[:120]}",
+                [eid],
+            )
         for a in alerts:
             if a.starts_at:
-                ev.append((0, TimelineEvent(time=a.starts_at, source="alert",
-                                            event=f"Alert {a.name} fired ({a.role})",
-                                            evidence=[a.evidence] if a.evidence else [])))
+                ev.append(
+                    (
+                        0,
+                        TimelineEvent(
+                            time=a.starts_at,
+                            source="alert",
+                            event=f"Alert {a.name} fired ({a.role})",
+                            evidence=[a.evidence] if a.evidence else [],
+                        ),
+                    )
+                )
             if a.ends_at and a.status == "resolved":
-                ev.append((0, TimelineEvent(time=a.ends_at, source="alert",
-                                            event=f"Alert {a.name} resolved")))
+                ev.append(
+                    (
+                        0,
+                        TimelineEvent(
+                            time=a.ends_at, source="alert", event=f"Alert {a.name} resolved"
+                        ),
+                    )
+                )
         for ns, text in self.deploys():
             add(ns, "deploy", text)
         for tpl in templates[:5]:
             if tpl.new and tpl.first_seen and tpl.level in ("ERROR", "FATAL", "WARN"):
-                ev.append((0, TimelineEvent(time=tpl.first_seen, source="log",
-                                            event=f"New log message: {tpl.template[:120]}",
-                                            evidence=[tpl.evidence] if tpl.evidence else [])))
+                ev.append(
+                    (
+                        0,
+                        TimelineEvent(
+                            time=tpl.first_seen,
+                            source="log",
+                            event=f"New log message: {tpl.template[:120]}",
+                            evidence=[tpl.evidence] if tpl.evidence else [],
+                        ),
+                    )
+                )
         ev.sort(key=lambda x: x[1].time)
         return [e for _, e in ev][:60]
 
@@ -711,8 +874,10 @@ class _Run:
                 key = (k[0], k[2])
                 if key not in first or acc[2] < first[key]:
                     first[key] = acc[2]
-        return [(ns, f"Deploy: {svc} version {v} first seen") for (svc, v), ns in
-                sorted(first.items(), key=lambda kv: kv[1])]
+        return [
+            (ns, f"Deploy: {svc} version {v} first seen")
+            for (svc, v), ns in sorted(first.items(), key=lambda kv: kv[1])
+        ]
 
     def quality(self) -> DataQualityReport:
         q = self.bundle.quality
@@ -720,14 +885,22 @@ class _Run:
         warnings = list(q.warnings)
         warnings.extend(w for w in t.warnings if w not in warnings)
         if self.report.window.baseline == "none" and self.bundle.spans:
-            warnings.append("no baseline: no fault-free export was given and no calm period "
-                            "was found before the incident, so nothing is compared")
+            warnings.append(
+                "no baseline: no fault-free export was given and no calm period "
+                "was found before the incident, so nothing is compared"
+            )
         return DataQualityReport(
-            spans=q.spans or t.n, traces=len(t.members), orphans=max(q.orphans, t.orphans),
-            duplicates=max(q.duplicates, t.duplicates), skipped=q.skipped,
-            clock_skew_adjusted=q.clock_skew_adjusted + t.skew_adjusted, repaired=q.repaired
-            + t.cycles, logs=len(self.bundle.logs), log_lines_skipped=q.log_lines_skipped,
-            alerts=len(self.bundle.alerts), warnings=warnings[:50],
+            spans=q.spans or t.n,
+            traces=len(t.members),
+            orphans=max(q.orphans, t.orphans),
+            duplicates=max(q.duplicates, t.duplicates),
+            skipped=q.skipped,
+            clock_skew_adjusted=q.clock_skew_adjusted + t.skew_adjusted,
+            repaired=q.repaired + t.cycles,
+            logs=len(self.bundle.logs),
+            log_lines_skipped=q.log_lines_skipped,
+            alerts=len(self.bundle.alerts),
+            warnings=warnings[:50],
         )
 
 
@@ -739,24 +912,33 @@ def _continued_requests(t: SpanTable, traces: list[int], detached: list[int]) ->
     """Traces among `detached` whose root is a server span without a parent that starts and
     ends inside a childless server span of the same service in another trace (a framework
     that dropped the trace context mid-request), mapped to that other trace."""
-    roots = {k for k in detached if t.kind[t.roots[k]] == SpanKind.SERVER
-             and not t.spans[t.roots[k]].parent_id}
+    roots = {
+        k
+        for k in detached
+        if t.kind[t.roots[k]] == SpanKind.SERVER and not t.spans[t.roots[k]].parent_id
+    }
     if not roots:
         return {}
     services = {t.service[t.roots[k]] for k in roots}
     leaves: dict[str, list[int]] = {}
     for k in traces:
         for i in t.members[k]:
-            if (t.kind[i] == SpanKind.SERVER and not t.has_child[i] and t.parent[i] >= 0
-                    and t.service[i] in services):
+            if (
+                t.kind[i] == SpanKind.SERVER
+                and not t.has_child[i]
+                and t.parent[i] >= 0
+                and t.service[i] in services
+            ):
                 leaves.setdefault(t.service[i], []).append(i)
     out: dict[int, int] = {}
     for k in sorted(roots):
         r = t.roots[k]
         lo, hi = t.start[r], t.end[r]
-        inside = [i for i in leaves.get(t.service[r], ())
-                  if t.tix[i] != k and t.start[i] <= lo
-                  and hi <= t.end[i] + (t.end[i] - t.start[i]) // 10]
+        inside = [
+            i
+            for i in leaves.get(t.service[r], ())
+            if t.tix[i] != k and t.start[i] <= lo and hi <= t.end[i] + (t.end[i] - t.start[i]) // 10
+        ]
         if inside:
             # The tightest enclosing leaf is the request this trace belongs to.
             best = min(inside, key=lambda i: (t.end[i] - t.start[i], i))
@@ -773,7 +955,7 @@ def _share(x: float) -> str:
 
 
 def _join(names: list[str]) -> str:
-    """"a", "a and b", "a, b and c", "a, b, c and 2 more"."""
+    """ "a", "a and b", "a, b and c", "a, b, c and 2 more"."""
     if not names:
         return "its callers"
     if len(names) > 3:
@@ -791,8 +973,12 @@ def _link_evidence(rep: Report) -> None:
                 if len(rc.evidence) >= 8:
                     break
         for al in rep.alerts:
-            if al.evidence and al.role == "cause" and al.service == rc.service and (
-                    al.evidence not in rc.evidence):
+            if (
+                al.evidence
+                and al.role == "cause"
+                and al.service == rc.service
+                and (al.evidence not in rc.evidence)
+            ):
                 rc.evidence.append(al.evidence)
 
 
@@ -800,8 +986,9 @@ def percentile_sorted(values: list[int], q: float) -> float:
     return percentile([float(v) for v in values], q) if values else 0.0
 
 
-def diagnose(bundle: Bundle, baseline: Bundle | None = None,
-             config: AnalysisConfig | None = None) -> Report:
+def diagnose(
+    bundle: Bundle, baseline: Bundle | None = None, config: AnalysisConfig | None = None
+) -> Report:
     """The deterministic diagnosis of one incident bundle (optionally against a baseline)."""
     run = _Run(bundle, baseline, config or AnalysisConfig())
     run.split()

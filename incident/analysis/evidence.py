@@ -38,7 +38,7 @@ def ms_text(ms: float) -> str:
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
-    """"1 failure", "3 failures"."""
+    """ "1 failure", "3 failures"."""
     return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 

@@ -43,8 +43,9 @@ class TemplateStats:
         return (self.level or "") in ("ERROR", "FATAL", "WARN")
 
 
-def mine(logs: Sequence[LogRecord], baseline: Sequence[LogRecord],
-         incident_start: int | None) -> list[TemplateStats]:
+def mine(
+    logs: Sequence[LogRecord], baseline: Sequence[LogRecord], incident_start: int | None
+) -> list[TemplateStats]:
     """Templates of the incident window, with the baseline count of the same template.
 
     `logs` before `incident_start` count as baseline when no separate baseline is given."""

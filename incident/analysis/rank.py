@@ -116,8 +116,9 @@ def _get(cands: dict[str, Candidate], name: str, ctype: str = "service") -> Cand
     return c
 
 
-def _attribute_latency(cands: dict[str, Candidate], inc: WindowStats,
-                       base: WindowStats | None) -> dict[tuple[str, str, str], float]:
+def _attribute_latency(
+    cands: dict[str, Candidate], inc: WindowStats, base: WindowStats | None
+) -> dict[tuple[str, str, str], float]:
     added: dict[tuple[str, str, str], float] = {}
     keys = set(inc.path) | (set(base.path) if base else set())
     # Sorted: candidate order feeds float sums and ties, which must not follow hash order.
@@ -133,7 +134,8 @@ def _attribute_latency(cands: dict[str, Candidate], inc: WindowStats,
             c.lat_self += d
             c.lat_before += before
             lead = inc.lead.get(key, 0) / max(1, inc.sampled) / 1e6 - (
-                base.lead.get(key, 0) / max(1, base.sampled) / 1e6 if base else 0.0)
+                base.lead.get(key, 0) / max(1, base.sampled) / 1e6 if base else 0.0
+            )
             c.lat_lead += min(max(lead, 0.0), d)
         elif what == "edge":
             _get(cands, b).lat_net += d
@@ -163,8 +165,9 @@ def _retry_waits(ws: WindowStats, max_path_traces: int) -> dict[tuple[str, str],
         return peer_name(spans[i])
 
     for t in ws.traces[::step]:
-        failed = [i for i in table.members[t] if flag[i] and parent[i] >= 0
-                  and svc[parent[i]] == svc[i]]
+        failed = [
+            i for i in table.members[t] if flag[i] and parent[i] >= 0 and svc[parent[i]] == svc[i]
+        ]
         if not failed:
             continue
         kids = table.children_of(t)
@@ -173,14 +176,20 @@ def _retry_waits(ws: WindowStats, max_path_traces: int) -> dict[tuple[str, str],
             if callee is None or callee == svc[i]:
                 continue
             siblings = kids[parent[i]]
-            later = [j for j in siblings if j != i and start[j] >= end[i]
-                     and svc[j] == svc[i] and target(j, kids) == callee]
+            later = [
+                j
+                for j in siblings
+                if j != i and start[j] >= end[i] and svc[j] == svc[i] and target(j, kids) == callee
+            ]
             if not later:
                 continue
             lo, hi = end[i], min(start[j] for j in later)
             # Only the idle part: another call running meanwhile is not waiting.
-            busy = sorted((max(lo, start[j]), min(hi, end[j])) for j in siblings
-                          if start[j] < hi and end[j] > lo)
+            busy = sorted(
+                (max(lo, start[j]), min(hi, end[j]))
+                for j in siblings
+                if start[j] < hi and end[j] > lo
+            )
             idle, cur = 0, lo
             for s_, e_ in busy:
                 if s_ > cur:
@@ -194,8 +203,9 @@ def _retry_waits(ws: WindowStats, max_path_traces: int) -> dict[tuple[str, str],
     return {k: v / n / 1e6 for k, v in waits.items()}
 
 
-def _charge_retries(cands: dict[str, Candidate], inc: WindowStats, base: WindowStats | None,
-                    config: AnalysisConfig) -> None:
+def _charge_retries(
+    cands: dict[str, Candidate], inc: WindowStats, base: WindowStats | None, config: AnalysisConfig
+) -> None:
     """Move added retry backoff from the caller's self time to the callee it retried, so the
     same added time is not claimed by the caller as "got slower" and by the callee's failures."""
     now = _retry_waits(inc, config.max_path_traces)
@@ -214,8 +224,9 @@ def _charge_retries(cands: dict[str, Candidate], inc: WindowStats, base: WindowS
         callee_c.lat_before += before.get((caller, callee), 0.0)
 
 
-def _new_errors(cands: dict[str, Candidate], inc: WindowStats, base: WindowStats | None,
-                config: AnalysisConfig) -> None:
+def _new_errors(
+    cands: dict[str, Candidate], inc: WindowStats, base: WindowStats | None, config: AnalysisConfig
+) -> None:
     for name, o in inc.origins.items():
         c = _get(cands, name, inc.peer_kind.get(name, "service"))
         c.errors = o.errors + o.user_errors
@@ -261,8 +272,9 @@ def _growth(now: int, n_now: int, before: int, n_before: int, config: AnalysisCo
     return (now - expected) * min(1.0, (z - 1.5) / 2.5)
 
 
-def rank(inc: WindowStats, base: WindowStats | None, config: AnalysisConfig) -> tuple[
-        list[Candidate], dict[tuple[str, str, str], float]]:
+def rank(
+    inc: WindowStats, base: WindowStats | None, config: AnalysisConfig
+) -> tuple[list[Candidate], dict[tuple[str, str, str], float]]:
     """Candidates best first, and the added critical-path ms per hop (for the report)."""
     cands: dict[str, Candidate] = {}
     added = _attribute_latency(cands, inc, base)
@@ -289,8 +301,9 @@ def rank(inc: WindowStats, base: WindowStats | None, config: AnalysisConfig) -> 
     err_mag = min(1.0, err_pool / max(1, inc.n_traces) * 4.0) * min(1.0, err_pool / 5.0)
     for c in cands.values():
         c.lat_score = lat_mag * min(1.0, c.latency / lat_pool)
-        c.lat_share = min(1.0, c.own_latency / (max(total_added, grown)
-                                                if base and total_added > 0 else own_pool))
+        c.lat_share = min(
+            1.0, c.own_latency / (max(total_added, grown) if base and total_added > 0 else own_pool)
+        )
         c.err_score = err_mag * min(1.0, c.err_weight / weight_pool)
         if c.user_new > c.err_new and c.absorbed >= 0.8:
             # A 4xx the entry point absorbed (a lookup that found nothing, a retried token) is
@@ -309,8 +322,9 @@ def rank(inc: WindowStats, base: WindowStats | None, config: AnalysisConfig) -> 
     return ordered, added
 
 
-def _cache_pushes_database(cands: dict[str, Candidate], inc: WindowStats,
-                           base: WindowStats | None) -> None:
+def _cache_pushes_database(
+    cands: dict[str, Candidate], inc: WindowStats, base: WindowStats | None
+) -> None:
     """A failing cache sends its misses to the database: the cache is the cause and the slow
     database its symptom, when database calls per trace rose along with the cache errors."""
     for cache in [c for c in cands.values() if c.ctype == "cache" and c.err_new > 0]:
@@ -324,7 +338,8 @@ def _cache_pushes_database(cands: dict[str, Candidate], inc: WindowStats,
                 cache.score = min(1.0, cache.score + db.score)
                 cache.facts.append(
                     f"calls to {db.component} per request rose {now / before:.1f}x while "
-                    f"{cache.component} failed")
+                    f"{cache.component} failed"
+                )
                 db.score *= 0.4
                 db.symptom_of = cache.component
 
@@ -363,11 +378,17 @@ def _concentration(c: Candidate, inc: WindowStats, base: WindowStats | None) -> 
             older_calls = sum(calls_version.values()) - calls_version[v]
             # Blaming a version needs failures enough to tell a pattern from chance, and
             # older versions serving enough traffic to compare with.
-            if (errs >= 0.5 * total and rate >= 3 * rest and errs >= MIN_EVIDENCE
-                    and older_calls >= MIN_EVIDENCE):
+            if (
+                errs >= 0.5 * total
+                and rate >= 3 * rest
+                and errs >= MIN_EVIDENCE
+                and older_calls >= MIN_EVIDENCE
+            ):
                 c.kind, c.version = "deploy", v
-                c.concentration = (f"{errs} of {total} failures on new version {v} "
-                                   f"({rate:.0%} vs {rest:.0%} on older versions)")
+                c.concentration = (
+                    f"{errs} of {total} failures on new version {v} "
+                    f"({rate:.0%} vs {rest:.0%} on older versions)"
+                )
                 c.facts.append(c.concentration)
                 return
     instances = [k for k in keys if k[1]]
@@ -379,12 +400,19 @@ def _concentration(c: Candidate, inc: WindowStats, base: WindowStats | None) -> 
         rate = errs / max(1, acc[k][0] if k in acc else 1)
         rest_calls = sum(acc[x][0] for x in keys if x != k)
         rest = (total - errs) / max(1, rest_calls)
-        if (k[1] and errs >= 0.6 * total and rate >= 3 * rest and errs >= MIN_EVIDENCE
-                and rest_calls >= MIN_EVIDENCE):
+        if (
+            k[1]
+            and errs >= 0.6 * total
+            and rate >= 3 * rest
+            and errs >= MIN_EVIDENCE
+            and rest_calls >= MIN_EVIDENCE
+        ):
             c.instance = k[1]
-            c.concentration = (f"{errs} of {total} failures on {c.instance} "
-                               f"({rate:.0%} vs {rest:.0%} on its "
-                               f"{plural(len(keys) - 1, 'peer')})")
+            c.concentration = (
+                f"{errs} of {total} failures on {c.instance} "
+                f"({rate:.0%} vs {rest:.0%} on its "
+                f"{plural(len(keys) - 1, 'peer')})"
+            )
             c.facts.append(c.concentration)
     elif c.lat_score > c.err_score:
         means = {k: acc[k][1] / max(1, acc[k][0]) for k in instances}
@@ -392,16 +420,26 @@ def _concentration(c: Candidate, inc: WindowStats, base: WindowStats | None) -> 
         others = sorted(m for x, m in means.items() if x != k)
         median = others[len(others) // 2] if others else 0.0
         peer_spans = sum(acc[x][0] for x in instances if x != k)
-        if (median > 0 and means[k] >= 3 * median and acc[k][0] >= MIN_EVIDENCE
-                and peer_spans >= MIN_EVIDENCE):
+        if (
+            median > 0
+            and means[k] >= 3 * median
+            and acc[k][0] >= MIN_EVIDENCE
+            and peer_spans >= MIN_EVIDENCE
+        ):
             c.instance = k[1]
-            c.concentration = (f"{c.instance} spans average {ms_text(means[k] / 1e6)} vs "
-                               f"{ms_text(median / 1e6)} on its peers")
+            c.concentration = (
+                f"{c.instance} spans average {ms_text(means[k] / 1e6)} vs "
+                f"{ms_text(median / 1e6)} on its peers"
+            )
             c.facts.append(c.concentration)
 
 
-def _describe(c: Candidate, inc: WindowStats, base: WindowStats | None,
-              added: dict[tuple[str, str, str], float]) -> None:
+def _describe(
+    c: Candidate,
+    inc: WindowStats,
+    base: WindowStats | None,
+    added: dict[tuple[str, str, str], float],
+) -> None:
     """Kind, category, origin, operation and one-line facts of a ranked candidate."""
     o = inc.origins.get(c.component)
     spans = inc.table.spans
@@ -416,15 +454,18 @@ def _describe(c: Candidate, inc: WindowStats, base: WindowStats | None,
             # Calls that never connected say nothing about the peer's own code: it is down,
             # unresolvable or cut off. (A store keeps kind "error": its actions differ.)
             c.kind, c.category = "dependency", "transient"
-            c.facts.append(f"{c.unreachable} calls from {', '.join(c.callers[:5])} never connected "
-                           f"(unavailable, refused or unresolvable)")
+            c.facts.append(
+                f"{c.unreachable} calls from {', '.join(c.callers[:5])} never connected "
+                f"(unavailable, refused or unresolvable)"
+            )
         else:
             c.kind = "error"
             cats = Counter(classify(spans[i], ERROR)[0] for i in c.examples)
             c.category = cats.most_common(1)[0][0] if cats else "transient"
             o_retried = o.retried if o else 0
             c.consumer = bool(c.examples) and sum(
-                in_consumer(inc.table, i) for i in c.examples) >= 0.5 * len(c.examples)
+                in_consumer(inc.table, i) for i in c.examples
+            ) >= 0.5 * len(c.examples)
             # A message consumer's failure is not absorbed by anyone: the producer moved on
             # long ago and the message is retried, dead-lettered or lost.
             if c.absorbed >= 0.8 and o_retried < 0.5 * max(1, c.errors) and not c.consumer:
@@ -432,45 +473,57 @@ def _describe(c: Candidate, inc: WindowStats, base: WindowStats | None,
             if o_retried:
                 c.facts.append(f"{o_retried} failed calls were retried by their callers")
             if c.lat_retry > 0 and base is not None:
-                c.facts.append(f"callers waited {ms_text(c.lat_retry)} more per request "
-                               f"between retries of its failed calls")
+                c.facts.append(
+                    f"callers waited {ms_text(c.lat_retry)} more per request "
+                    f"between retries of its failed calls"
+                )
         if o and o.operations:
             c.operation = max(o.operations.items(), key=lambda kv: kv[1])[0]
-        c.facts.insert(0, f"{plural(c.errors, 'failure')} originate here during the incident "
-                          f"({c.baseline_errors} in the baseline)" if base is not None else
-                       f"{plural(c.errors, 'failure')} originate here (no baseline to "
-                       f"compare with)")
+        c.facts.insert(
+            0,
+            f"{plural(c.errors, 'failure')} originate here during the incident "
+            f"({c.baseline_errors} in the baseline)"
+            if base is not None
+            else f"{plural(c.errors, 'failure')} originate here (no baseline to compare with)",
+        )
         if c.timeouts:
-            c.facts.append(f"{plural(c.timeouts, 'call')} gave up with a timeout waiting "
-                           f"for it")
+            c.facts.append(f"{plural(c.timeouts, 'call')} gave up with a timeout waiting for it")
         if c.consumer:
-            c.facts.append("the failures happen while consuming messages: no caller waits "
-                           "for them")
+            c.facts.append("the failures happen while consuming messages: no caller waits for them")
         elif c.absorbed:
             c.facts.append(f"{c.absorbed:.0%} of them were absorbed: the entry point succeeded")
     else:
         c.category = "transient"
         parts = {"network": c.lat_net, "self": c.lat_self, "peer": c.lat_peer}
         main = max(parts, key=lambda k: parts[k])
-        has_store = any(b for a, b in inc.graph if a == c.component
-                        and inc.peer_kind.get(b) in ("db", "cache"))
-        if main == "network" or (c.lat_net_out > c.lat_self + c.lat_peer and c.lat_net_out
-                                 > 0.3 * c.latency):
+        has_store = any(
+            b for a, b in inc.graph if a == c.component and inc.peer_kind.get(b) in ("db", "cache")
+        )
+        if main == "network" or (
+            c.lat_net_out > c.lat_self + c.lat_peer and c.lat_net_out > 0.3 * c.latency
+        ):
             c.kind = "network"
             if c.lat_net_out > c.lat_net:
                 # The delay sits on calls it makes: the same time its callee is charged with.
-                out = [(d, k[2]) for k, d in added.items()
-                       if k[0] == "edge" and k[1] == c.component and k[2] != c.component
-                       and d > 0]
+                out = [
+                    (d, k[2])
+                    for k, d in added.items()
+                    if k[0] == "edge" and k[1] == c.component and k[2] != c.component and d > 0
+                ]
                 if out:
                     c.net_callee = max(out)[1]
         elif main == "self" and c.lat_lead >= 0.6 * c.lat_self and has_store:
             c.kind = "saturation"
         else:
             c.kind = "latency"
-        own = [(d, k) for k, d in added.items()
-               if d > 0 and ((k[0] == "self" and k[1] == c.component)
-                             or (k[0] != "self" and k[2] == c.component))]
+        own = [
+            (d, k)
+            for k, d in added.items()
+            if d > 0
+            and (
+                (k[0] == "self" and k[1] == c.component) or (k[0] != "self" and k[2] == c.component)
+            )
+        ]
         if own:
             _, k = max(own)
             c.operation = k[2] if k[0] == "self" else None
@@ -478,22 +531,30 @@ def _describe(c: Candidate, inc: WindowStats, base: WindowStats | None,
                 c.operation = next((spans[i].name for i in _examples_for_peer(inc, k)), None)
         # The parts add up to the total, and each added millisecond is stated for one
         # component only: its outgoing calls' network time is its callee's.
-        pieces = [text for value, text in (
-            (c.lat_net, f"network into it {ms_text(c.lat_net)}"),
-            (c.lat_self, f"own work {ms_text(c.lat_self)}"),
-            (c.lat_peer, f"time in calls to it {ms_text(c.lat_peer)}"),
-            (c.lat_retry, f"callers waiting to retry it {ms_text(c.lat_retry)}"),
-        ) if value > 0]
+        pieces = [
+            text
+            for value, text in (
+                (c.lat_net, f"network into it {ms_text(c.lat_net)}"),
+                (c.lat_self, f"own work {ms_text(c.lat_self)}"),
+                (c.lat_peer, f"time in calls to it {ms_text(c.lat_peer)}"),
+                (c.lat_retry, f"callers waiting to retry it {ms_text(c.lat_retry)}"),
+            )
+            if value > 0
+        ]
         if c.lat_net_out > 0:
-            pieces.append(f"besides, its own calls spent {ms_text(c.lat_net_out)} on the "
-                          f"network, counted for the callee")
+            pieces.append(
+                f"besides, its own calls spent {ms_text(c.lat_net_out)} on the "
+                f"network, counted for the callee"
+            )
         if base is None:
             pieces.append("no baseline to compare with")
         parts_text = f" ({'; '.join(pieces)})" if pieces else ""
-        c.facts.insert(0, f"explains {ms_text(c.own_latency)} of added critical-path time per "
-                          f"request{parts_text}" if base is not None else
-                       f"takes {ms_text(c.own_latency)} of critical-path time per request"
-                       f"{parts_text}")
+        c.facts.insert(
+            0,
+            f"explains {ms_text(c.own_latency)} of added critical-path time per request{parts_text}"
+            if base is not None
+            else f"takes {ms_text(c.own_latency)} of critical-path time per request{parts_text}",
+        )
     _concentration(c, inc, base)
     if c.kind == "client-input":
         c.origin = "user"

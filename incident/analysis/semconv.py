@@ -11,8 +11,15 @@ from incident.model import Span, SpanKind, StatusCode
 HTTP_CODE_KEYS = ("http.response.status_code", "http.status_code")
 GRPC_CODE_KEY = "rpc.grpc.status_code"
 DB_SYSTEM_KEYS = ("db.system.name", "db.system")
-PEER_KEYS = ("peer.service", "server.address", "net.peer.name", "db.namespace", "db.name",
-             "http.host", "net.sock.peer.name")
+PEER_KEYS = (
+    "peer.service",
+    "server.address",
+    "net.peer.name",
+    "db.namespace",
+    "db.name",
+    "http.host",
+    "net.sock.peer.name",
+)
 USER_KEYS = ("enduser.id", "user.id", "user_id", "customer.id", "userId", "customer_id")
 CACHE_SYSTEMS = frozenset({"redis", "memcached", "valkey", "hazelcast", "ehcache", "aerospike"})
 
@@ -27,15 +34,55 @@ Origin = Literal["infrastructure", "user", "dependency", "unknown"]
 # Failure flags kept per span.
 OK, ERROR, USER_ERROR = 0, 1, 2
 
-_TRANSIENT_WORDS = ("timeout", "timed out", "deadline", "unavailable", "connection reset",
-                    "connection refused", "econnrefused", "econnreset", "reset by peer",
-                    "too many requests", "throttl", "temporar", "try again", "503", "429",
-                    "504", "502", "broken pipe", "not available", "exhausted", "overload")
-_FATAL_WORDS = ("outofmemory", "out of memory", "oomkilled", "crashloop", "config missing",
-                "missing config", "no such file", "corrupt", "no space left", "panic:",
-                "segmentation fault", "fatal")
-_USER_WORDS = ("validation", "invalid", "bad request", "not found", "unauthori", "forbidden",
-               "malformed", "400", "404", "422")
+_TRANSIENT_WORDS = (
+    "timeout",
+    "timed out",
+    "deadline",
+    "unavailable",
+    "connection reset",
+    "connection refused",
+    "econnrefused",
+    "econnreset",
+    "reset by peer",
+    "too many requests",
+    "throttl",
+    "temporar",
+    "try again",
+    "503",
+    "429",
+    "504",
+    "502",
+    "broken pipe",
+    "not available",
+    "exhausted",
+    "overload",
+)
+_FATAL_WORDS = (
+    "outofmemory",
+    "out of memory",
+    "oomkilled",
+    "crashloop",
+    "config missing",
+    "missing config",
+    "no such file",
+    "corrupt",
+    "no space left",
+    "panic:",
+    "segmentation fault",
+    "fatal",
+)
+_USER_WORDS = (
+    "validation",
+    "invalid",
+    "bad request",
+    "not found",
+    "unauthori",
+    "forbidden",
+    "malformed",
+    "400",
+    "404",
+    "422",
+)
 
 
 def status_code(attrs: dict[str, Any]) -> tuple[int, bool]:
@@ -126,12 +173,28 @@ def classify(span: Span, flag: int) -> tuple[Category, Origin]:
 
 
 # Words of a call that never reached its peer: refused, unresolvable, no route, no upstream.
-_CONNECTION_WORDS = ("connection refused", "econnrefused", "name resolution", "nameresolution",
-                     "no such host", "error while dialing", "no healthy upstream",
-                     "upstream connect error", "enotfound", "getaddrinfo", "no route to host",
-                     "ehostunreach", "failed to connect", "could not connect",
-                     "unable to connect", "no connection established", "unknownhostexception",
-                     "connectexception", "code = unavailable", "14 unavailable")
+_CONNECTION_WORDS = (
+    "connection refused",
+    "econnrefused",
+    "name resolution",
+    "nameresolution",
+    "no such host",
+    "error while dialing",
+    "no healthy upstream",
+    "upstream connect error",
+    "enotfound",
+    "getaddrinfo",
+    "no route to host",
+    "ehostunreach",
+    "failed to connect",
+    "could not connect",
+    "unable to connect",
+    "no connection established",
+    "unknownhostexception",
+    "connectexception",
+    "code = unavailable",
+    "14 unavailable",
+)
 # Where error messages name the host a client failed to reach, most specific first.
 _PEER_IN_TEXT = (
     re.compile(r"dns:(?:/{0,3})([A-Za-z][\w.-]*)"),
@@ -195,9 +258,15 @@ def peer_name(span: Span) -> str | None:
 def peer_of_attributes(attrs: dict[str, Any]) -> str | None:
     """`peer_name` of a span's attributes, for bulk use: the keys of PEER_KEYS are spelled out
     in the same order because a chain of lookups costs a third of a loop over them."""
-    v = (attrs.get("peer.service") or attrs.get("server.address") or attrs.get("net.peer.name")
-         or attrs.get("db.namespace") or attrs.get("db.name") or attrs.get("http.host")
-         or attrs.get("net.sock.peer.name"))
+    v = (
+        attrs.get("peer.service")
+        or attrs.get("server.address")
+        or attrs.get("net.peer.name")
+        or attrs.get("db.namespace")
+        or attrs.get("db.name")
+        or attrs.get("http.host")
+        or attrs.get("net.sock.peer.name")
+    )
     if v:
         return str(v)
     return _peer_from_address(attrs) if attrs else None

@@ -118,8 +118,10 @@ def _retried(table: SpanTable, i: int) -> bool:
     if grand < 0:
         return False
     name, done = spans[c].name, table.end[c]
-    return any(parent[j] == grand and j != c and spans[j].name == name
-               and table.start[j] >= done for j in table.members[table.tix[c]])
+    return any(
+        parent[j] == grand and j != c and spans[j].name == name and table.start[j] >= done
+        for j in table.members[table.tix[c]]
+    )
 
 
 def blame_target(table: SpanTable, i: int) -> tuple[str, str]:
@@ -147,10 +149,18 @@ def _broken_context(table: SpanTable, failing: list[int], relaying: set[int]) ->
     """Failing traces that continue a failing leaf server span of the same service: a framework
     that lost the trace context (Next.js is a known case) starts a new trace inside the
     request. Maps the new trace's root to the leaf it continues."""
-    spans, parent, start, end, has_child = (table.spans, table.parent, table.start,
-                                            table.end, table.has_child)
-    leaves = [i for i in failing if not has_child[i] and i not in relaying
-              and spans[i].kind == SpanKind.SERVER]
+    spans, parent, start, end, has_child = (
+        table.spans,
+        table.parent,
+        table.start,
+        table.end,
+        table.has_child,
+    )
+    leaves = [
+        i
+        for i in failing
+        if not has_child[i] and i not in relaying and spans[i].kind == SpanKind.SERVER
+    ]
     if not leaves:
         return {}
     roots: dict[str, list[tuple[int, int]]] = {}
@@ -212,8 +222,7 @@ def _resource_key(span: Span, *, span_attributes: bool = True) -> ResKey:
         inst = next((str(a[key]) for a in sources if a and a.get(key)), None)
         if inst:
             break
-    ver = next((str(a["service.version"]) for a in sources if a and a.get("service.version")),
-               None)
+    ver = next((str(a["service.version"]) for a in sources if a and a.get("service.version")), None)
     return (span.service, inst, ver)
 
 
@@ -223,8 +232,9 @@ _RES_ATTR_ORDER = (*_INSTANCE_KEYS, "service.version")
 _CALLER_KINDS = frozenset((_CLIENT, _PRODUCER))
 
 
-def _span_resource_key(s: Span, base: ResKey,
-                       cache: dict[tuple[ResKey, tuple[object, ...]], ResKey]) -> ResKey:
+def _span_resource_key(
+    s: Span, base: ResKey, cache: dict[tuple[ResKey, tuple[object, ...]], ResKey]
+) -> ResKey:
     """The resource key of a span whose resource left the instance or version unsaid: the
     span's own attributes may tell (`base` is the key of its resource alone)."""
     attrs = s.attributes
@@ -333,7 +343,7 @@ def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> Window
         calls[rkey[0]] = calls.get(rkey[0], 0) + acc[0]
     ws.start_ns = lo or 0
     ws.end_ns = hi or 0
-    for (a, b) in edges:
+    for a, b in edges:
         ws.graph.add((a, b))
 
     # Only the deepest failure counts: a span that failed because something below it failed

@@ -13,7 +13,11 @@ from incident.analysis.semconv import GRPC_CODE_KEY, failure_flag
 from incident.model import Span, SpanKind
 
 _SERVER, _CLIENT, _UNSPEC, _PRODUCER, _CONSUMER, _INTERNAL = (
-    SpanKind.SERVER, SpanKind.CLIENT, SpanKind.UNSPECIFIED, SpanKind.PRODUCER, SpanKind.CONSUMER,
+    SpanKind.SERVER,
+    SpanKind.CLIENT,
+    SpanKind.UNSPECIFIED,
+    SpanKind.PRODUCER,
+    SpanKind.CONSUMER,
     SpanKind.INTERNAL,
 )
 
@@ -23,10 +27,17 @@ _HTTP_NEW, _HTTP_OLD = "http.response.status_code", "http.status_code"
 _OK_CODES = (200, 204, 201, 202, 301, 302, 304, "200", "201", "204")
 _GRPC_OK = (0, "0", "OK")
 _NEG = -1
-_TRACE_ID, _SPAN_ID, _PARENT_ID = (attrgetter("trace_id"), attrgetter("span_id"),
-                                   attrgetter("parent_id"))
-_START, _END, _KIND, _SERVICE = (attrgetter("start_ns"), attrgetter("end_ns"),
-                                 attrgetter("kind"), attrgetter("service"))
+_TRACE_ID, _SPAN_ID, _PARENT_ID = (
+    attrgetter("trace_id"),
+    attrgetter("span_id"),
+    attrgetter("parent_id"),
+)
+_START, _END, _KIND, _SERVICE = (
+    attrgetter("start_ns"),
+    attrgetter("end_ns"),
+    attrgetter("kind"),
+    attrgetter("service"),
+)
 _STATUS, _ATTRIBUTES = attrgetter("status"), attrgetter("attributes")
 _GET_NEW, _GET_GRPC = methodcaller("get", _HTTP_NEW), methodcaller("get", GRPC_CODE_KEY)
 
@@ -158,9 +169,25 @@ def build(spans: Sequence[Span]) -> SpanTable:
         if r < 0:
             roots[t] = members[t][0]  # nothing but a cycle: its first span stands in
     # Arrays to keep: 8 bytes a span instead of a pointer and an int object.
-    table = SpanTable(spans, list(tmap), array("l", tix), array("q", parent), start, end, flag,
-                      members, roots, calls_out, svc, kind, has_child, orphans, duplicates,
-                      cycles, skew_adjusted)
+    table = SpanTable(
+        spans,
+        list(tmap),
+        array("l", tix),
+        array("q", parent),
+        start,
+        end,
+        flag,
+        members,
+        roots,
+        calls_out,
+        svc,
+        kind,
+        has_child,
+        orphans,
+        duplicates,
+        cycles,
+        skew_adjusted,
+    )
     if orphans:
         table.warnings.append(f"{orphans} spans reference a parent that is not in the input")
     if cycles:
@@ -185,23 +212,39 @@ def _has_cycle(parent: list[int]) -> bool:
     return any(map(ge, map(parent.__getitem__, up), repeat(0)))
 
 
-def _skew_candidates(parent: list[int], start: list[int], end: list[int], svc: list[str],
-                     kind: list[int]) -> list[int]:
+def _skew_candidates(
+    parent: list[int], start: list[int], end: list[int], svc: list[str], kind: list[int]
+) -> list[int]:
     """Children sticking out of their parent on another service's clock: the spans the skew
     correction may move (with their subtrees)."""
-    out = map(or_, map(lt, start, map(start.__getitem__, parent)),
-              map(gt, end, map(end.__getitem__, parent)))
+    out = map(
+        or_,
+        map(lt, start, map(start.__getitem__, parent)),
+        map(gt, end, map(end.__getitem__, parent)),
+    )
     found = []
     for k in compress(range(len(parent)), out):
         p = parent[k]
-        if (p >= 0 and svc[k] != svc[p] and kind[k] in (_SERVER, _UNSPEC)
-                and kind[p] != _PRODUCER and kind[k] != _CONSUMER):
+        if (
+            p >= 0
+            and svc[k] != svc[p]
+            and kind[k] in (_SERVER, _UNSPEC)
+            and kind[p] != _PRODUCER
+            and kind[k] != _CONSUMER
+        ):
             found.append(k)
     return found
 
 
-def _link_and_skew(order: Iterable[int], parent: list[int], start: list[int], end: list[int],
-                   svc: list[str], kind: list[int], cycles: int) -> tuple[int, int]:
+def _link_and_skew(
+    order: Iterable[int],
+    parent: list[int],
+    start: list[int],
+    end: list[int],
+    svc: list[str],
+    kind: list[int],
+    cycles: int,
+) -> tuple[int, int]:
     """Walk each chain of `order` from its root down, breaking cycles and centring skewed
     server spans in their clients. Returns (cycles, spans adjusted)."""
     n = len(parent)

@@ -29,8 +29,13 @@ def percentile(values: list[float], q: float) -> float:
     return _percentile(sorted(values), q)
 
 
-def find_change(times: list[int], durations: list[int], failed: list[bool],
-                alert_starts: list[int], buckets: int = 40) -> ChangePoint | None:
+def find_change(
+    times: list[int],
+    durations: list[int],
+    failed: list[bool],
+    alert_starts: list[int],
+    buckets: int = 40,
+) -> ChangePoint | None:
     """Split the root spans at the bucket boundary that best separates a calm period from a
     worse one. None when nothing changed enough or too little came before the change."""
     n = len(times)
@@ -86,15 +91,22 @@ def find_change(times: list[int], durations: list[int], failed: list[bool],
     base_lat = sum(sums[:k]) / max(1, sum(counts[:k]))
     base_err = sum(err[:k]) / max(1, sum(counts[:k]))
     bad = [
-        j for j in range(k, b) if counts[j] and (
+        j
+        for j in range(k, b)
+        if counts[j]
+        and (
             sums[j] / counts[j] - base_lat > math.log(1.15) or err[j] / counts[j] - base_err > 0.05
         )
     ]
     end: int | None = None
     if bad and bad[-1] < b - 2:
         end = int(lo + (bad[-1] + 1) * width)
-    peak_k = max(range(k, b), key=lambda j: (sums[j] / counts[j] if counts[j] else 0.0)
-                 + (err[j] / counts[j] if counts[j] else 0.0))
+    peak_k = max(
+        range(k, b),
+        key=lambda j: (
+            (sums[j] / counts[j] if counts[j] else 0.0) + (err[j] / counts[j] if counts[j] else 0.0)
+        ),
+    )
     return ChangePoint(start, end, int(lo + (peak_k + 0.5) * width), score)
 
 

@@ -295,8 +295,10 @@ def _read_json(box: list[bytes], start: int, name: str, force: str | None) -> Bu
     if force == ALERTS:
         return _read_alerts(obj, name)
     if force == LOGS:
-        if isinstance(obj, dict) and isinstance(obj.get("resourceLogs"), list) and (
-            _reader("logs", "read") is None
+        if (
+            isinstance(obj, dict)
+            and isinstance(obj.get("resourceLogs"), list)
+            and (_reader("logs", "read") is None)
         ):
             return otlp_json.logs_from_otlp(obj, name)
         del obj

@@ -201,9 +201,18 @@ def _span(
         label = fields.get("event") or fields.get("message") or "log"
         events.append(SpanEvent(time_ns=t * _US, name=str(label), attributes=fields))
     return _build(
-        tid, sid, parent, links, service, res, str(raw.get("operationName") or ""),
-        _tags(raw.get("tags"), tally), _micros(raw.get("startTime")),
-        _duration_micros(raw.get("duration")), events, tally,
+        tid,
+        sid,
+        parent,
+        links,
+        service,
+        res,
+        str(raw.get("operationName") or ""),
+        _tags(raw.get("tags"), tally),
+        _micros(raw.get("startTime")),
+        _duration_micros(raw.get("duration")),
+        events,
+        tally,
     )
 
 
@@ -418,8 +427,17 @@ def _read_typed_trace(trace: _TraceJ, tally: Tally, spans: list[Span]) -> None:
             )
         spans.append(
             _build(
-                tid, sid, parent, links, service, res, _intern(sp.operationName),
-                _typed_tags(sp.tags, tally) if sp.tags else {}, sp.startTime, sp.duration,
-                events, tally,
+                tid,
+                sid,
+                parent,
+                links,
+                service,
+                res,
+                _intern(sp.operationName),
+                _typed_tags(sp.tags, tally) if sp.tags else {},
+                sp.startTime,
+                sp.duration,
+                events,
+                tally,
             )
         )

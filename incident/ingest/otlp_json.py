@@ -169,8 +169,15 @@ _BATCH = 2048
 class Tally:
     """What a reader read around, turned into counters and warnings at the end."""
 
-    __slots__ = ("bad_ids", "bad_spans", "duplicates", "name", "repaired", "self_parent",
-                 "truncated")
+    __slots__ = (
+        "bad_ids",
+        "bad_spans",
+        "duplicates",
+        "name",
+        "repaired",
+        "self_parent",
+        "truncated",
+    )
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -265,8 +272,9 @@ def attributes(kvs: list[KeyValueJ], tally: Tally, small: bool = False) -> dict[
     # Most values are short strings: build the dict in one C-speed comprehension, then
     # revisit only when some value was not a string or the strings are long in total.
     out: dict[str, Any] = {
-        _intern(kv.key): _intern(s) if (s := kv.value.string_value) is not None
-        and len(s) <= _INTERN_CHARS else s
+        _intern(kv.key): _intern(s)
+        if (s := kv.value.string_value) is not None and len(s) <= _INTERN_CHARS
+        else s
         for kv in kvs
     }
     if not small and sum(map(len, filter(None, out.values()))) > MAX_ATTR_CHARS:
@@ -529,9 +537,7 @@ class Paused:
 
 
 def _not_utf8(name: str, exc: UnicodeDecodeError) -> UnreadableInputError:
-    return UnreadableInputError(
-        name, f"not UTF-8 (bad byte at offset {exc.start})", "UTF-8 JSON"
-    )
+    return UnreadableInputError(name, f"not UTF-8 (bad byte at offset {exc.start})", "UTF-8 JSON")
 
 
 def _decode_error(name: str, exc: Exception) -> FormatError:
@@ -563,8 +569,9 @@ def read_doc(doc: TracesDocJ, name: str) -> Bundle:
     with Paused():
         spans_from_doc(doc, sink)
     bundle = Bundle(spans=sink.out)
-    bundle.inputs.append(InputInfo(path=name, kind="traces", format="otlp-json",
-                                   records=len(sink.out)))
+    bundle.inputs.append(
+        InputInfo(path=name, kind="traces", format="otlp-json", records=len(sink.out))
+    )
     tally.apply(bundle)
     return bundle
 
@@ -732,13 +739,20 @@ def read_jsonl(data: bytes, name: str) -> Bundle:
     tally.apply(bundle)
     if sink.out or not logs.logs:
         bundle.inputs.append(
-            InputInfo(path=name, kind="traces", format="otlp-jsonl", records=len(sink.out),
-                      skipped=garbage, notes=[f"{metrics} metric lines ignored"] if metrics else [])
+            InputInfo(
+                path=name,
+                kind="traces",
+                format="otlp-jsonl",
+                records=len(sink.out),
+                skipped=garbage,
+                notes=[f"{metrics} metric lines ignored"] if metrics else [],
+            )
         )
     if logs.logs:
         bundle.logs.extend(logs.logs)
-        bundle.inputs.append(InputInfo(path=name, kind="logs", format="otlp-jsonl",
-                                       records=len(logs.logs)))
+        bundle.inputs.append(
+            InputInfo(path=name, kind="logs", format="otlp-jsonl", records=len(logs.logs))
+        )
         for w in logs.quality.warnings:
             bundle.quality.warn(w)
         bundle.quality.log_lines_skipped += logs.quality.log_lines_skipped
@@ -753,9 +767,21 @@ def read_jsonl(data: bytes, name: str) -> Bundle:
 # --- OTLP logs -----------------------------------------------------------------------------
 
 _SEVERITY_TEXT = {
-    "TRACE": "TRACE", "DEBUG": "DEBUG", "INFO": "INFO", "INFORMATION": "INFO", "NOTICE": "INFO",
-    "WARN": "WARN", "WARNING": "WARN", "ERROR": "ERROR", "ERR": "ERROR", "CRITICAL": "FATAL",
-    "CRIT": "FATAL", "FATAL": "FATAL", "ALERT": "FATAL", "EMERG": "FATAL", "EMERGENCY": "FATAL",
+    "TRACE": "TRACE",
+    "DEBUG": "DEBUG",
+    "INFO": "INFO",
+    "INFORMATION": "INFO",
+    "NOTICE": "INFO",
+    "WARN": "WARN",
+    "WARNING": "WARN",
+    "ERROR": "ERROR",
+    "ERR": "ERROR",
+    "CRITICAL": "FATAL",
+    "CRIT": "FATAL",
+    "FATAL": "FATAL",
+    "ALERT": "FATAL",
+    "EMERG": "FATAL",
+    "EMERGENCY": "FATAL",
 }
 _SEVERITY_BANDS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 _INSTANCE_KEYS = ("k8s.pod.name", "host.name", "service.instance.id", "container.id")
@@ -808,8 +834,9 @@ def logs_from_otlp(obj: object, name: str, first_line: int = 0) -> Bundle:
                 skipped += 1
                 continue
             resource = rl.get("resource")
-            res = _generic_attrs(resource.get("attributes") if isinstance(resource, dict)
-                                 else None, tally)
+            res = _generic_attrs(
+                resource.get("attributes") if isinstance(resource, dict) else None, tally
+            )
             service = res.get("service.name")
             service = str(service) if service not in (None, "") else None
             instance = next((str(res[k]) for k in _INSTANCE_KEYS if res.get(k)), None)
@@ -841,8 +868,9 @@ def logs_from_otlp(obj: object, name: str, first_line: int = 0) -> Bundle:
                         )
                     )
     bundle = Bundle(logs=out)
-    bundle.inputs.append(InputInfo(path=name, kind="logs", format="otlp-logs", records=len(out),
-                                   skipped=skipped))
+    bundle.inputs.append(
+        InputInfo(path=name, kind="logs", format="otlp-logs", records=len(out), skipped=skipped)
+    )
     bundle.quality.log_lines_skipped += skipped
     tally.apply(bundle)
     return bundle

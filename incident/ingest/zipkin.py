@@ -160,10 +160,18 @@ def _span(raw: object, tally: Tally, resources: _Resources) -> Span | None:
                 events.append(SpanEvent(time_ns=(t or 0) * _US, name=str(ann.get("value", ""))))
     kind = raw.get("kind")
     return _build(
-        tid, sid, norm_id(raw.get("parentId")), service, res, attrs,
-        to_int(raw.get("timestamp")), to_int(raw.get("duration")), events,
+        tid,
+        sid,
+        norm_id(raw.get("parentId")),
+        service,
+        res,
+        attrs,
+        to_int(raw.get("timestamp")),
+        to_int(raw.get("duration")),
+        events,
         _KINDS.get(kind.upper(), SpanKind.UNSPECIFIED) if isinstance(kind, str) else 0,
-        str(raw.get("name") or ""), tally,
+        str(raw.get("name") or ""),
+        tally,
     )
 
 
@@ -361,10 +369,18 @@ def _typed_span(
     events = [SpanEvent(time_ns=(a.timestamp or 0) * _US, name=a.value) for a in sp.annotations]
     kind = sp.kind
     return _build(
-        tid, sid, norm_id(sp.parentId) if sp.parentId else None, service, res, attrs,
-        sp.timestamp, sp.duration, events,
+        tid,
+        sid,
+        norm_id(sp.parentId) if sp.parentId else None,
+        service,
+        res,
+        attrs,
+        sp.timestamp,
+        sp.duration,
+        events,
         _KINDS.get(kind.upper(), SpanKind.UNSPECIFIED) if kind else 0,
-        _intern(sp.name) if sp.name else "", tally,
+        _intern(sp.name) if sp.name else "",
+        tally,
     )
 
 

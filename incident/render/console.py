@@ -218,9 +218,7 @@ def _failures(report: Report) -> RenderableType | None:
     )
     for f in report.failures[:_MAX_ROWS]:
         where = f.service + (f" {f.operation}" if f.operation else "")
-        felt = Text(
-            felt_by(f.user_facing, f.category), style="red" if f.user_facing else "green"
-        )
+        felt = Text(felt_by(f.user_facing, f.category), style="red" if f.user_facing else "green")
         table.add_row(where, f"{f.category}\n{f.origin}", f"{f.count:,}", felt, f.example[:120])
     return table
 

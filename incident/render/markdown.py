@@ -346,8 +346,7 @@ def _root_cause(report: Report) -> str:
         )
         parts.append(
             "**Errors already occurring before the incident** (seen in the baseline too, so "
-            "not ranked as its cause):\n\n"
-            + lines
+            "not ranked as its cause):\n\n" + lines
         )
     return "\n\n".join(parts)
 

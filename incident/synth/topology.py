@@ -9,25 +9,66 @@ from dataclasses import dataclass, field
 
 _ENTRY_NAMES = ("frontend", "gateway", "web", "edge", "storefront", "api-gateway", "bff", "portal")
 _SERVICE_WORDS = (
-    "orders", "inventory", "catalog", "pricing", "shipping", "billing", "users", "accounts",
-    "search", "reviews", "recommendations", "notifications", "ledger", "quotes", "profile",
-    "sessions", "fraud", "tax", "currency", "ads", "loyalty", "wishlist", "media", "routing",
-    "booking", "tickets", "stations", "seats", "config", "checkout", "payment", "auth",
+    "orders",
+    "inventory",
+    "catalog",
+    "pricing",
+    "shipping",
+    "billing",
+    "users",
+    "accounts",
+    "search",
+    "reviews",
+    "recommendations",
+    "notifications",
+    "ledger",
+    "quotes",
+    "profile",
+    "sessions",
+    "fraud",
+    "tax",
+    "currency",
+    "ads",
+    "loyalty",
+    "wishlist",
+    "media",
+    "routing",
+    "booking",
+    "tickets",
+    "stations",
+    "seats",
+    "config",
+    "checkout",
+    "payment",
+    "auth",
 )
 _SUFFIXES = ("-service", "-svc", "", "-api", "service")
 _DB_SYSTEMS = ("postgresql", "mysql", "mongodb", "mssql")
 _CACHE_SYSTEMS = ("redis", "memcached")
 _EXTERNAL = (
-    "api.stripe-sandbox.example", "maps.partner.example", "sms.gateway.example",
-    "geo.lookup.example", "fx-rates.example", "kyc.vendor.example", "mail.relay.example",
+    "api.stripe-sandbox.example",
+    "maps.partner.example",
+    "sms.gateway.example",
+    "geo.lookup.example",
+    "fx-rates.example",
+    "kyc.vendor.example",
+    "mail.relay.example",
 )
 # Entry operations: (template, business-critical word or "").
 _ENTRY_OPS = (
-    ("POST /api/checkout", "checkout"), ("POST /checkout", "checkout"),
-    ("POST /api/payment", "payment"), ("POST /login", "login"), ("GET /api/cart", "cart"),
-    ("POST /api/orders", "order"), ("GET /product/{id}", ""), ("GET /search", ""),
-    ("GET /", ""), ("GET /api/recommendations", ""), ("GET /account", ""),
-    ("POST /api/v1/bookings", ""), ("GET /api/v1/trips", ""),
+    ("POST /api/checkout", "checkout"),
+    ("POST /checkout", "checkout"),
+    ("POST /api/payment", "payment"),
+    ("POST /login", "login"),
+    ("GET /api/cart", "cart"),
+    ("POST /api/orders", "order"),
+    ("GET /product/{id}", ""),
+    ("GET /search", ""),
+    ("GET /", ""),
+    ("GET /api/recommendations", ""),
+    ("GET /account", ""),
+    ("POST /api/v1/bookings", ""),
+    ("GET /api/v1/trips", ""),
 )
 _VERBS = ("Get", "List", "Create", "Update", "Check", "Find", "Compute", "Reserve", "Quote")
 _NOUNS = ("Item", "Order", "Price", "Stock", "User", "Quote", "Route", "Ticket", "Profile", "Rate")
@@ -142,14 +183,27 @@ def build_topology(rng: random.Random, *, min_services: int = 5) -> Topology:
         if rng.random() < 0.75:
             db = rng.choice(db_names)
             table = service.split("-")[0].rstrip("s") or "item"
-            calls.append(Call(db, "db", f"SELECT {table}s", db_system[db],
-                              base_ms=rng.uniform(1.0, 5.0), net_ms=0.2))
+            calls.append(
+                Call(
+                    db,
+                    "db",
+                    f"SELECT {table}s",
+                    db_system[db],
+                    base_ms=rng.uniform(1.0, 5.0),
+                    net_ms=0.2,
+                )
+            )
         return calls
 
     def service_call(name: str, depth: int) -> Call:
         node = nodes[name]
-        call = Call(name, "service", rng.choice(node.operations), base_ms=node.self_ms,
-                    net_ms=rng.uniform(0.2, 1.0))
+        call = Call(
+            name,
+            "service",
+            rng.choice(node.operations),
+            base_ms=node.self_ms,
+            net_ms=rng.uniform(0.2, 1.0),
+        )
         lower = [s for layer in layers[depth + 1 :] for s in layer] if depth < 2 else []
         if lower and depth < 3:
             for callee in rng.sample(lower, min(len(lower), rng.randint(0, 2))):
@@ -162,8 +216,10 @@ def build_topology(rng: random.Random, *, min_services: int = 5) -> Topology:
     cache_user = rng.choice(mid_names)
     ext_users = rng.sample(mid_names, 2)
     for op, word in chosen:
-        calls = [service_call(name, 0) for name in rng.sample(layers[0] or mid_names,
-                                                               min(2, len(layers[0] or mid_names)))]
+        calls = [
+            service_call(name, 0)
+            for name in rng.sample(layers[0] or mid_names, min(2, len(layers[0] or mid_names)))
+        ]
         calls.append(service_call(rng.choice(mid_names), 1))
         entry_ops.append(EntryOp(entry_name, op, bool(word), calls, rng.uniform(0.5, 2.0)))
 
@@ -176,12 +232,28 @@ def build_topology(rng: random.Random, *, min_services: int = 5) -> Topology:
             if c.kind != "service":
                 continue
             if c.target == cache_user and not any(x.kind == "cache" for x in c.children):
-                c.children.insert(0, Call(cache_name, "cache", "GET", cache_system,
-                                          base_ms=rng.uniform(0.2, 0.8), net_ms=0.1))
+                c.children.insert(
+                    0,
+                    Call(
+                        cache_name,
+                        "cache",
+                        "GET",
+                        cache_system,
+                        base_ms=rng.uniform(0.2, 0.8),
+                        net_ms=0.1,
+                    ),
+                )
             if c.target in ext_users and not any(x.kind == "external" for x in c.children):
                 ext = ext_names[ext_users.index(c.target)]
-                c.children.append(Call(ext, "external", "POST", base_ms=rng.uniform(20, 60),
-                                       net_ms=rng.uniform(2, 8)))
+                c.children.append(
+                    Call(
+                        ext,
+                        "external",
+                        "POST",
+                        base_ms=rng.uniform(20, 60),
+                        net_ms=rng.uniform(2, 8),
+                    )
+                )
     for d in db_names:
         if not any(c.target == d for e in entry_ops for c in walk(e.calls)):
             del peers[d]

@@ -12,10 +12,20 @@ from typing import Any
 
 from incident.model import Alert, LogRecord, Span, SpanKind
 
-_KIND_NAMES = {0: "SPAN_KIND_UNSPECIFIED", 1: "SPAN_KIND_INTERNAL", 2: "SPAN_KIND_SERVER",
-               3: "SPAN_KIND_CLIENT", 4: "SPAN_KIND_PRODUCER", 5: "SPAN_KIND_CONSUMER"}
-_ZIPKIN_KINDS = {SpanKind.SERVER: "SERVER", SpanKind.CLIENT: "CLIENT",
-                 SpanKind.PRODUCER: "PRODUCER", SpanKind.CONSUMER: "CONSUMER"}
+_KIND_NAMES = {
+    0: "SPAN_KIND_UNSPECIFIED",
+    1: "SPAN_KIND_INTERNAL",
+    2: "SPAN_KIND_SERVER",
+    3: "SPAN_KIND_CLIENT",
+    4: "SPAN_KIND_PRODUCER",
+    5: "SPAN_KIND_CONSUMER",
+}
+_ZIPKIN_KINDS = {
+    SpanKind.SERVER: "SERVER",
+    SpanKind.CLIENT: "CLIENT",
+    SpanKind.PRODUCER: "PRODUCER",
+    SpanKind.CONSUMER: "CONSUMER",
+}
 
 
 def _iso(ns: int) -> str:
@@ -53,28 +63,38 @@ def _group(spans: Iterable[Span]) -> dict[int, tuple[dict[str, Any], list[Span]]
 
 def _otlp_span(s: Span) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "traceId": s.trace_id, "spanId": s.span_id, "name": s.name,
-        "kind": s.kind, "startTimeUnixNano": str(s.start_ns), "endTimeUnixNano": str(s.end_ns),
+        "traceId": s.trace_id,
+        "spanId": s.span_id,
+        "name": s.name,
+        "kind": s.kind,
+        "startTimeUnixNano": str(s.start_ns),
+        "endTimeUnixNano": str(s.end_ns),
         "attributes": _kv(s.attributes),
-        "status": {"code": s.status, **({"message": s.status_message}
-                                        if s.status_message else {})},
+        "status": {"code": s.status, **({"message": s.status_message} if s.status_message else {})},
     }
     if s.parent_id:
         out["parentSpanId"] = s.parent_id
     if s.events:
-        out["events"] = [{"timeUnixNano": str(e.time_ns), "name": e.name,
-                          "attributes": _kv(e.attributes)} for e in s.events]
+        out["events"] = [
+            {"timeUnixNano": str(e.time_ns), "name": e.name, "attributes": _kv(e.attributes)}
+            for e in s.events
+        ]
     return out
 
 
 def otlp_request(spans: Iterable[Span]) -> dict[str, Any]:
     """One ExportTraceServiceRequest as OTLP/JSON."""
-    return {"resourceSpans": [
-        {"resource": {"attributes": _kv(res)},
-         "scopeSpans": [{"scope": {"name": "incident.synth"},
-                         "spans": [_otlp_span(s) for s in group]}]}
-        for res, group in _group(spans).values()
-    ]}
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": _kv(res)},
+                "scopeSpans": [
+                    {"scope": {"name": "incident.synth"}, "spans": [_otlp_span(s) for s in group]}
+                ],
+            }
+            for res, group in _group(spans).values()
+        ]
+    }
 
 
 def write_otlp_json(spans: Sequence[Span], path: Path) -> None:
@@ -112,8 +132,12 @@ def jaeger_traces(spans: Sequence[Span]) -> dict[str, Any]:
             pid = pid_of.get(id(s.resource))
             if pid is None:
                 pid = pid_of[id(s.resource)] = f"p{len(pid_of) + 1}"
-                processes[pid] = {"serviceName": s.service, "tags": [
-                    _jaeger_tag(k, v) for k, v in s.resource.items() if k != "service.name"]}
+                processes[pid] = {
+                    "serviceName": s.service,
+                    "tags": [
+                        _jaeger_tag(k, v) for k, v in s.resource.items() if k != "service.name"
+                    ],
+                }
             tags = [_jaeger_tag(k, v) for k, v in s.attributes.items()]
             if s.kind in _ZIPKIN_KINDS:
                 tags.append(_jaeger_tag("span.kind", _ZIPKIN_KINDS[SpanKind(s.kind)].lower()))
@@ -121,17 +145,30 @@ def jaeger_traces(spans: Sequence[Span]) -> dict[str, Any]:
                 tags.append(_jaeger_tag("error", True))
                 if s.status_message:
                     tags.append(_jaeger_tag("otel.status_description", s.status_message))
-            out.append({
-                "traceID": trace_id, "spanID": s.span_id, "operationName": s.name,
-                "references": [{"refType": "CHILD_OF", "traceID": trace_id,
-                                "spanID": s.parent_id}] if s.parent_id else [],
-                "startTime": s.start_ns // 1000, "duration": (s.end_ns - s.start_ns) // 1000,
-                "tags": tags, "processID": pid,
-                "logs": [{"timestamp": e.time_ns // 1000,
-                          "fields": [_jaeger_tag("event", e.name)]
-                          + [_jaeger_tag(k, v) for k, v in e.attributes.items()]}
-                         for e in s.events],
-            })
+            out.append(
+                {
+                    "traceID": trace_id,
+                    "spanID": s.span_id,
+                    "operationName": s.name,
+                    "references": [
+                        {"refType": "CHILD_OF", "traceID": trace_id, "spanID": s.parent_id}
+                    ]
+                    if s.parent_id
+                    else [],
+                    "startTime": s.start_ns // 1000,
+                    "duration": (s.end_ns - s.start_ns) // 1000,
+                    "tags": tags,
+                    "processID": pid,
+                    "logs": [
+                        {
+                            "timestamp": e.time_ns // 1000,
+                            "fields": [_jaeger_tag("event", e.name)]
+                            + [_jaeger_tag(k, v) for k, v in e.attributes.items()],
+                        }
+                        for e in s.events
+                    ],
+                }
+            )
         data.append({"traceID": trace_id, "spans": out, "processes": processes})
     return {"data": data, "total": 0, "limit": 0, "offset": 0, "errors": None}
 
@@ -146,8 +183,11 @@ def zipkin_spans(spans: Sequence[Span]) -> list[dict[str, Any]]:
     for s in spans:
         inst = s.instance
         z: dict[str, Any] = {
-            "traceId": s.trace_id, "id": s.span_id, "name": s.name.lower(),
-            "timestamp": s.start_ns // 1000, "duration": max(1, (s.end_ns - s.start_ns) // 1000),
+            "traceId": s.trace_id,
+            "id": s.span_id,
+            "name": s.name.lower(),
+            "timestamp": s.start_ns // 1000,
+            "duration": max(1, (s.end_ns - s.start_ns) // 1000),
             "localEndpoint": {"serviceName": s.service, **({"ipv4": "10.0.0.1"} if inst else {})},
             "tags": {k: str(v) for k, v in s.attributes.items()},
         }
@@ -172,9 +212,12 @@ def log_line(rec: LogRecord, style: str = "structlog") -> dict[str, Any]:
     """One log record as a structlog-style or ECS-style JSON object."""
     ts = _iso(rec.time_ns) if rec.time_ns is not None else None
     if style == "ecs":
-        obj: dict[str, Any] = {"@timestamp": ts, "log.level": (rec.level or "info").lower(),
-                               "message": rec.message,
-                               "service.name": rec.service}
+        obj: dict[str, Any] = {
+            "@timestamp": ts,
+            "log.level": (rec.level or "info").lower(),
+            "message": rec.message,
+            "service.name": rec.service,
+        }
         if rec.trace_id:
             obj["trace.id"] = rec.trace_id
         if rec.span_id:
@@ -182,8 +225,12 @@ def log_line(rec: LogRecord, style: str = "structlog") -> dict[str, Any]:
         if rec.instance:
             obj["host.name"] = rec.instance
     else:
-        obj = {"timestamp": ts, "level": (rec.level or "info").lower(), "event": rec.message,
-               "service": rec.service}
+        obj = {
+            "timestamp": ts,
+            "level": (rec.level or "info").lower(),
+            "event": rec.message,
+            "service": rec.service,
+        }
         if rec.trace_id:
             obj["trace_id"] = rec.trace_id
         if rec.span_id:
@@ -213,20 +260,30 @@ def alertmanager_payload(alerts: Sequence[Alert], receiver: str = "oncall") -> d
         annotations = dict(a.annotations)
         if a.runbook:
             annotations.setdefault("runbook_url", a.runbook)
-        items.append({
-            "status": a.status, "labels": labels, "annotations": annotations,
-            "startsAt": _iso(a.starts_ns) if a.starts_ns else "0001-01-01T00:00:00Z",
-            "endsAt": _iso(a.ends_ns) if a.ends_ns else "0001-01-01T00:00:00Z",
-            "generatorURL": a.generator_url or "http://prometheus.example/graph",
-            "fingerprint": a.fingerprint or "",
-        })
+        items.append(
+            {
+                "status": a.status,
+                "labels": labels,
+                "annotations": annotations,
+                "startsAt": _iso(a.starts_ns) if a.starts_ns else "0001-01-01T00:00:00Z",
+                "endsAt": _iso(a.ends_ns) if a.ends_ns else "0001-01-01T00:00:00Z",
+                "generatorURL": a.generator_url or "http://prometheus.example/graph",
+                "fingerprint": a.fingerprint or "",
+            }
+        )
     firing = any(a.status == "firing" for a in alerts)
     common = {"alertname": alerts[0].name} if len({a.name for a in alerts}) == 1 else {}
     return {
-        "version": "4", "groupKey": "{}:{alertname=~\".*\"}", "truncatedAlerts": 0,
-        "status": "firing" if firing else "resolved", "receiver": receiver,
-        "groupLabels": {}, "commonLabels": common, "commonAnnotations": {},
-        "externalURL": "http://alertmanager.example", "alerts": items,
+        "version": "4",
+        "groupKey": '{}:{alertname=~".*"}',
+        "truncatedAlerts": 0,
+        "status": "firing" if firing else "resolved",
+        "receiver": receiver,
+        "groupLabels": {},
+        "commonLabels": common,
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.example",
+        "alerts": items,
     }
 
 
@@ -242,8 +299,14 @@ SPAN_WRITERS = {
 }
 
 
-def write_scenario(spans: Sequence[Span], baseline: Sequence[Span], logs: Sequence[LogRecord],
-                   alerts: Sequence[Alert], directory: Path, fmt: str = "otlp-json") -> list[Path]:
+def write_scenario(
+    spans: Sequence[Span],
+    baseline: Sequence[Span],
+    logs: Sequence[LogRecord],
+    alerts: Sequence[Alert],
+    directory: Path,
+    fmt: str = "otlp-json",
+) -> list[Path]:
     """A complete incident folder: traces, a baseline export, logs and an alert payload."""
     writer, name = SPAN_WRITERS[fmt]
     directory.mkdir(parents=True, exist_ok=True)
