@@ -3,38 +3,11 @@ by pointer doubling, and flags judged only for suspects give what a full walk gi
 
 from __future__ import annotations
 
-from typing import Any
+from test_analysis_trees import MS, _span
 
 from incident.analysis.semconv import ERROR, USER_ERROR
 from incident.analysis.trees import build
 from incident.model import Span, SpanKind, StatusCode
-
-MS = 1_000_000
-
-
-def _span(
-    sid: str,
-    parent: str | None,
-    service: str = "a",
-    start: int = 0,
-    end: int = 10,
-    kind: int = SpanKind.INTERNAL,
-    trace: str = "t1",
-    status: int = StatusCode.UNSET,
-    attributes: dict[str, Any] | None = None,
-) -> Span:
-    return Span(
-        trace,
-        sid,
-        parent,
-        service,
-        f"op-{sid}",
-        kind,
-        start * MS,
-        end * MS,
-        status,
-        attributes=attributes or {},
-    )
 
 
 def _clean_trace(trace: str) -> list[Span]:
