@@ -112,10 +112,11 @@ def _load(inputs: list[str], logs: list[str] | None, alerts: list[str] | None) -
 
     paths = [*inputs, *(logs or ()), *(alerts or ())]
     # Big inputs take seconds to read: say so on a terminal, stay quiet in pipes and CI.
-    chatty = _interactive() and _input_bytes(paths) > 20 * 2**20
+    size = _input_bytes(paths) if _interactive() else 0
+    chatty = size > 20 * 2**20
     started = time.monotonic()
     if chatty:
-        _notice(f"reading {_input_bytes(paths) / 2**20:.0f} MB from {len(paths)} input(s)...")
+        _notice(f"reading {size / 2**20:.0f} MB from {len(paths)} input(s)...")
     bundle = load(inputs, logs or (), alerts or (), progress=_progress())
     if chatty:
         _notice(
