@@ -5,11 +5,18 @@ additive. Times are ISO 8601 UTC strings ending in Z; durations are milliseconds
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA = "incident.report/1"
+
+
+def format_time(ns: int) -> str:
+    """Nanoseconds since the epoch in the report's time format: ISO 8601 UTC, ms, and a Z."""
+    dt = datetime.fromtimestamp(ns / 1e9, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 class _Model(BaseModel):

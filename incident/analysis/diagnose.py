@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec
@@ -44,6 +43,7 @@ from incident.report import (
     Report,
     RootCause,
     TimelineEvent,
+    format_time,
 )
 
 PathLabel = Literal["slow", "failed", "baseline"]
@@ -51,10 +51,7 @@ Source = Literal["alert", "trace", "log", "deploy", "analysis"]
 
 
 def iso(ns: int | None) -> str | None:
-    if ns is None:
-        return None
-    dt = datetime.fromtimestamp(ns / 1e9, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return None if ns is None else format_time(ns)
 
 
 def _ms(ns: float) -> float:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from incident.model import Alert
-from incident.report import Report
+from incident.report import Report, format_time
 
 SCHEMA = "incident.triage/1"
 
@@ -335,12 +334,6 @@ def _runbook_action(ref: str) -> TriageAction:
 # --- grouping -----------------------------------------------------------------------------
 
 
-def iso_utc(ns: int) -> str:
-    """Nanoseconds since the epoch as ISO 8601 UTC with millisecond precision and a Z."""
-    dt = datetime.fromtimestamp(ns / 1e9, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
 def _instances(alerts: Iterable[Alert]) -> list[str]:
     seen: list[str] = []
     for alert in alerts:
@@ -420,8 +413,8 @@ def _build_group(
         firing=sum(1 for s in statuses if s in ("firing", "acknowledged")),
         resolved=sum(1 for s in statuses if s == "resolved"),
         sources=sorted({a.source for a in alerts}),
-        started_at=iso_utc(min(starts)) if starts else None,
-        ended_at=iso_utc(max(ends)) if ends and status == "resolved" else None,
+        started_at=format_time(min(starts)) if starts else None,
+        ended_at=format_time(max(ends)) if ends and status == "resolved" else None,
         firing_for_s=_duration_s(starts, ends, status, now_ns),
         role=role,
         role_reason=reason,
@@ -528,7 +521,7 @@ def triage(
     firing = sum(g.firing for g in groups if g.role != "heartbeat")
     resolved = sum(g.resolved for g in groups)
     return Triage(
-        now=iso_utc(now_ns) if now_ns is not None else None,
+        now=format_time(now_ns) if now_ns is not None else None,
         headline=_headline(groups, firing, resolved),
         firing=firing,
         resolved=resolved,
