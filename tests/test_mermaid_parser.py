@@ -7,23 +7,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent / "mermaid"
 
 
-def _npm_ready() -> str:
+def _node_ready() -> str:
+    """Node.js and the packages `make mermaid` installed from package-lock.json; the test
+    itself never installs anything (no network during tests)."""
     node = shutil.which("node")
-    npm = shutil.which("npm")
-    assert node and npm, "Node.js and npm are needed to run Mermaid's parser (apt: nodejs npm)"
-    if not (HERE / "node_modules" / "mermaid").is_dir():
-        subprocess.run([npm, "install", "--silent"], cwd=HERE, check=True, timeout=600)
+    if node is None:
+        pytest.skip("Node.js is not installed: Mermaid's own parser cannot run here")
+    assert (HERE / "node_modules" / "mermaid").is_dir(), (
+        "Mermaid's parser is not installed: run `make mermaid` (npm ci from package-lock.json)"
+    )
     return node
 
 
 def test_postmortems_parse_with_mermaids_own_parser(tmp_path: Path) -> None:
     """Every golden postmortem and a freshly rendered one for the bundled sample hold
     Mermaid that Mermaid itself accepts; a broken diagram makes the checker fail."""
-    node = _npm_ready()
+    node = _node_ready()
     sample = tmp_path / "sample.md"
     subprocess.run(
         [
