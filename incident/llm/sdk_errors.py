@@ -1,12 +1,19 @@
 """The one place where Anthropic SDK exceptions become `incident.errors` AI errors: each
 SDK class is named in a table as transient (retried) or permanent (not), with a hint that
-tells the user what to do next."""
+tells the user what to do next.
+
+The SDK adds exception classes between releases. A class the table does not name takes the
+verdict of its nearest named ancestor (along its MRO) and that ancestor's *family* hint: a
+sentence true of every subclass ("the API rejected the request"), never the ancestor's own
+specific advice. So a new `BadRequestError` subclass is retried or not as a 400 is, and is
+not told something that holds only for the 400s we know.
+"""
 
 from __future__ import annotations
 
 import email.utils
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from incident.errors import AIError, AIPermanentError, AITransientError
 
@@ -14,7 +21,7 @@ _KEY = "check ANTHROPIC_API_KEY"
 _BILLING = "check the account's billing and spend limits in the Claude Console"
 
 # SDK class name -> (transient?, hint). Looked up along the exception's MRO, so a new SDK
-# subclass falls back to its parent's verdict; the tests check every known class is listed.
+# subclass falls back to its parent's verdict (with the parent's family hint, below).
 SDK_ERRORS: dict[str, tuple[bool, str]] = {
     "AnthropicError": (False, "unexpected SDK error"),
     "APIError": (False, "unexpected API error"),
@@ -30,14 +37,14 @@ SDK_ERRORS: dict[str, tuple[bool, str]] = {
     "CredentialsError": (False, f"no usable credentials; {_KEY}"),
     "IdentityTokenFileError": (False, "the identity token file could not be read"),
     "WorkloadIdentityError": (False, "workload identity federation failed"),
-    "BadRequestError": (False, "the request was rejected; the model id may be wrong"),
+    "BadRequestError": (False, "the API rejected the request as invalid"),
     "AuthenticationError": (False, f"authentication failed; {_KEY}"),
     "PaymentRequiredError": (False, _BILLING),
     "LinkedOrganizationBillingUnavailableError": (False, _BILLING),
     "LinkedOrganizationSpendLimitReachedError": (False, _BILLING),
     "PermissionDeniedError": (False, "the key may not use this model or feature"),
     "SandboxEgressRestrictedError": (False, "network egress to the API is restricted here"),
-    "NotFoundError": (False, "not found; check --model / INCIDENT_MODEL"),
+    "NotFoundError": (False, "not found; the model id may be wrong (check --model)"),
     "RequestTimeoutError": (True, "the API timed out the request"),
     "ConflictError": (True, "conflict; retrying"),
     "PreconditionFailedError": (False, "precondition failed"),
@@ -74,13 +81,53 @@ SDK_ERRORS: dict[str, tuple[bool, str]] = {
 }
 
 
+# What is true of every subclass of a named class, for classes the table does not name.
+# Classes missing here give their own hint to subclasses: it is generic already.
+FAMILY_HINTS: dict[str, str] = {
+    "APIStatusError": "the API answered with an error status",
+    "BadRequestError": "the API rejected the request (HTTP 400)",
+    "AuthenticationError": "authentication failed (HTTP 401)",
+    "PaymentRequiredError": "the API asked for payment (HTTP 402)",
+    "PermissionDeniedError": "permission denied (HTTP 403)",
+    "NotFoundError": "the API answered not found (HTTP 404)",
+    "ConflictError": "the API reported a conflict (HTTP 409); retrying",
+    "ContentTooLargeError": "the request is too large (HTTP 413)",
+    "UnprocessableEntityError": "the request could not be processed (HTTP 422)",
+    "RateLimitError": "rate limited (HTTP 429); retrying",
+    "InternalServerError": "server error at the API; retrying",
+    "ServiceUnavailableError": "the API is unavailable (HTTP 503); retrying",
+    "OverloadedError": "the API is overloaded; retrying",
+    "APIConnectionError": "could not reach the API; check the network or ANTHROPIC_BASE_URL",
+    "CredentialsError": f"no usable credentials; {_KEY}",
+}
+
+
+class Verdict(NamedTuple):
+    """How one SDK exception is handled: retried or not, what to tell the user, and which
+    table entry decided it (`via` differs from the class name when it was inherited)."""
+
+    transient: bool
+    hint: str
+    via: str
+
+
+def resolve(cls: type[BaseException]) -> Verdict | None:
+    """The verdict for an SDK exception class, None for a class that is not the SDK's."""
+    for base in cls.__mro__:
+        found = SDK_ERRORS.get(base.__name__)
+        if found is None or not base.__module__.startswith("anthropic"):
+            continue
+        transient, hint = found
+        if base is not cls:
+            hint = FAMILY_HINTS.get(base.__name__, hint)
+        return Verdict(transient, hint, base.__name__)
+    return None
+
+
 def classify(exc: BaseException) -> tuple[bool, str] | None:
     """(transient, hint) for an SDK exception, None for anything that is not one."""
-    for cls in type(exc).__mro__:
-        found = SDK_ERRORS.get(cls.__name__)
-        if found is not None and cls.__module__.startswith("anthropic"):
-            return found
-    return None
+    verdict = resolve(type(exc))
+    return None if verdict is None else (verdict.transient, verdict.hint)
 
 
 def translate(exc: BaseException) -> AIError:
