@@ -1,20 +1,75 @@
-"""Shared fixtures: where the real exported data lives."""
+"""Shared test set-up: where the real data lives, the markers, and no network.
+
+Markers (see pyproject.toml): `slow` tests are skipped by a plain `pytest` and run by
+`make test-slow` (CI runs both); `realdata` tests read files that may not be copied here and
+are skipped, with that reason, when ../shared/realdata is absent.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from realfiles import FIXTURES, REALDATA, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-# Real exports from public projects, kept beside the clone (see its README and SOURCES.md).
-REALDATA = ROOT.parent / "shared" / "realdata"
+__all__ = ["FIXTURES", "REALDATA", "ROOT"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if REALDATA.is_dir():
+        return
+    skip = pytest.mark.skip(reason="needs ../shared/realdata (licence forbids copying it here)")
+    for item in items:
+        if item.get_closest_marker("realdata") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture
-def realdata() -> Path:
-    """The shared real-data folder; tests that need files not copied here use it."""
-    if not REALDATA.is_dir():
-        pytest.skip("../shared/realdata is not beside this checkout")
+def realdata(request: pytest.FixtureRequest) -> Path:
+    """The shared real-data folder, for tests on files whose licence forbids copying."""
+    if request.node.get_closest_marker("realdata") is None:
+        pytest.fail("a test reading ../shared/realdata must be marked @pytest.mark.realdata")
     return REALDATA
+
+
+def _loopback(address: Any) -> bool:
+    if not isinstance(address, tuple) or not address:
+        return True  # AF_UNIX paths and the like never leave the machine
+    host = str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network() -> Iterator[None]:
+    """Tests talk only to loopback: any other connection fails loudly instead of leaking."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def guard(address: Any) -> None:
+        if not _loopback(address):
+            raise OSError(f"network access during tests is not allowed (to {address!r})")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        guard(address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        guard(address)
+        return real_connect_ex(self, address)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        socket.socket.connect = real_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from realfiles import real_param
 
 from incident.errors import FormatError
 from incident.ingest import alerts
@@ -52,13 +53,16 @@ REAL = {
 }
 
 
-@pytest.mark.parametrize(("rel", "expected"), sorted(REAL.items()))
+@pytest.mark.parametrize(
+    ("path", "rel", "expected"),
+    [real_param(f"alerts/{rel}", rel, expected) for rel, expected in sorted(REAL.items())],
+)
 def test_every_real_payload_is_read_as_its_source(
-    realdata: Path, rel: str, expected: tuple[str, int]
+    path: Path, rel: str, expected: tuple[str, int]
 ) -> None:
     """Each real vendor payload is sniffed as the right tool and yields the right alert count."""
     source, count = expected
-    payload = load(realdata / "alerts" / rel)
+    payload = load(path)
     assert alerts.sniff(payload) == source
     bundle = alerts.read(payload, rel)
     assert len(bundle.alerts) == count
@@ -68,6 +72,7 @@ def test_every_real_payload_is_read_as_its_source(
     assert bundle.inputs[0].records == count
 
 
+@pytest.mark.realdata
 def test_the_realdata_folder_has_no_payload_left_untested(realdata: Path) -> None:
     """A new sample dropped into realdata/alerts must be added to the table above."""
     found = {str(p.relative_to(realdata / "alerts")) for p in (realdata / "alerts").rglob("*.json")}
@@ -179,6 +184,7 @@ def test_grafana_unified_alert_keeps_links_values_and_resolved_end() -> None:
     assert alert.runbook == "https://runbooks.example.org/checkout-latency"
 
 
+@pytest.mark.realdata
 def test_grafana_real_sample_maps_fields(realdata: Path) -> None:
     """The documented Grafana webhook: names from alertname, runbook from the annotation."""
     bundle = alerts.read(load(realdata / "alerts/grafana/webhook-notifier-example.json"), "g")
@@ -206,6 +212,7 @@ def test_alertmanager_api_v2_list_reads_state_objects() -> None:
     assert bundle.alerts[0].source_ref == "v2.json[0]"
 
 
+@pytest.mark.realdata
 def test_pagerduty_v3_priority_update_is_still_an_incident(realdata: Path) -> None:
     """priority_updated is about an incident: service summary, P1 -> critical, created time."""
     payload = load(realdata / "alerts/pagerduty/webhook_v3_incident.priority_updated.json")
@@ -221,6 +228,7 @@ def test_pagerduty_v3_priority_update_is_still_an_incident(realdata: Path) -> No
     assert alert.generator_url == "https://acme.pagerduty.com/incidents/PGR0VU2"
 
 
+@pytest.mark.realdata
 def test_pagerduty_service_update_is_a_notice_not_an_alert(realdata: Path) -> None:
     """A non-incident event is recognised, yields no alert and says why."""
     payload = load(realdata / "alerts/pagerduty/webhook_v3_service.updated.json")
@@ -238,6 +246,7 @@ def test_pagerduty_resolved_incident_ends_when_the_event_occurred() -> None:
     assert alert.severity == "warning"
 
 
+@pytest.mark.realdata
 def test_pagerduty_events_v2_trigger_and_follow_ups(realdata: Path) -> None:
     """Events API v2: payload fields map; ack/resolve carry only the dedup key."""
     folder = realdata / "alerts/pagerduty"
@@ -290,6 +299,7 @@ def test_bare_alarm_json_is_cloudwatch() -> None:
     assert alerts.read(alarm, "alarm.json").alerts[0].name == "EXAMPLE"
 
 
+@pytest.mark.realdata
 def test_gcp_incident_maps_policy_times_and_documentation(realdata: Path) -> None:
     """Cloud Monitoring: policy name, open -> firing, epoch-second start, documentation."""
     payload = load(realdata / "alerts/gcp_monitoring/incident_v1.2_cpu_threshold.json")
@@ -313,6 +323,7 @@ def test_gcp_closed_incident_prefers_documentation_link_and_display_name() -> No
     assert alert.runbook == "https://runbooks.example.org/checkout"
 
 
+@pytest.mark.realdata
 def test_sentry_issue_alert_maps_rule_project_and_tags(realdata: Path) -> None:
     """Sentry issue alert: the rule names it, the project slug is the service, tags are labels."""
     payload = load(realdata / "alerts/sentry/issue_alert_event_alert_triggered.json")

@@ -178,6 +178,8 @@ def test_triage_with_nothing_on_stdin_says_an_alert_was_expected() -> None:
     assert "<stdin>" in line and "alert payload" in line
 
 
+@pytest.mark.slow
+@pytest.mark.realdata
 def test_a_folder_of_everything_real_is_diagnosed(realdata: Path) -> None:
     """Pointing diagnose at the whole real-data folder (traces from several systems and
     years, logs, alerts, CSVs, READMEs) yields a report, with the unusable files counted

@@ -1,5 +1,6 @@
 """`incident diagnose` with the AI step on, against a loopback stand-in for the Messages API
-(ANTHROPIC_BASE_URL), through the real CLI, SDK and HTTP stack."""
+(ANTHROPIC_BASE_URL), through the real CLI, SDK and HTTP stack: one run as a subprocess, as a
+user starts it, the others in-process through the same entry point (faster)."""
 
 from __future__ import annotations
 
@@ -112,6 +113,34 @@ def _run(base_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProce
     )
 
 
+def _run_here(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    base_url: str,
+    tmp_path: Path,
+    *args: str,
+) -> subprocess.CompletedProcess[str]:
+    """The same command through `incident.cli.main` in this process."""
+    from incident import cli
+
+    for key in list(os.environ):
+        if key.startswith(("ANTHROPIC", "INCIDENT")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-dummy-not-a-key")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", base_url)
+    monkeypatch.setenv("INCIDENT_CACHE_DIR", str(tmp_path / "cache"))
+    argv = ["incident", "diagnose", str(SAMPLE), *args]
+    monkeypatch.setattr(sys, "argv", argv)
+    capsys.readouterr()
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(argv, code, out, err)
+
+
 def test_answer_lands_in_report_and_postmortem_marked_as_model_output(
     stand_in: str, tmp_path: Path
 ) -> None:
@@ -142,14 +171,18 @@ def test_answer_lands_in_report_and_postmortem_marked_as_model_output(
 
 
 def test_overloaded_api_still_writes_the_report_and_require_ai_exits_3(
-    stand_in: str, tmp_path: Path
+    stand_in: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A permanently overloaded API: retried, then the full report with ai.status failed and
     one line on stderr; exit 0, or 3 with --require-ai."""
     _Handler.mode = "overloaded"
     try:
         out = tmp_path / "report.json"
-        proc = _run(stand_in, tmp_path, "--format", "json", "-o", str(out), "--ai-timeout", "5")
+        run = (monkeypatch, capsys, stand_in, tmp_path)
+        proc = _run_here(*run, "--format", "json", "-o", str(out), "--ai-timeout", "5")
         assert proc.returncode == 0, proc.stderr
         report = json.loads(out.read_text())
         assert report["ai"]["status"] == "failed"
@@ -157,7 +190,7 @@ def test_overloaded_api_still_writes_the_report_and_require_ai_exits_3(
         failures = [line for line in proc.stderr.splitlines() if "AI step failed" in line]
         assert len(failures) == 1
         assert len(_Handler.bodies) > 1, "a 529 is retried"
-        proc = _run(stand_in, tmp_path, "--format", "json", "--require-ai", "--no-cache")
+        proc = _run_here(*run, "--format", "json", "--require-ai", "--no-cache")
         assert proc.returncode == 3
         assert json.loads(proc.stdout)["ai"]["status"] == "failed"
     finally:

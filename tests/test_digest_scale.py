@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from incident.analysis import diagnose
 from incident.digest import build_digest
 from incident.synth import generate
 
 
+@pytest.mark.slow
 def test_million_span_digest_fits_8000_tokens_and_names_the_cause() -> None:
     """A ~1M-span incident (plus a baseline) digests within the default budget, the injected
     cause is the first candidate, and the digest says what it left out."""

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from realfiles import FIXTURES
 
 from incident.analysis.inventory import inventory
 from incident.ingest import load
@@ -336,10 +337,10 @@ def test_inventory_of_all_fixtures_adds_up() -> None:
     assert inv["services"] == sorted({s.service for b in per_file for s in b.spans})
 
 
-def test_realdata_folder_reads_as_a_directory(realdata: Path) -> None:
-    """The shared real-data traces folder loads as one directory; CSV and label files that
-    are not traces are skipped with warnings, not errors."""
-    bundle = load([str(realdata / "traces")])
+def test_real_trace_folders_read_as_directories() -> None:
+    """The real trace exports load as directories; label files that are not traces are
+    skipped with warnings, not errors."""
+    bundle = load([str(FIXTURES / "traces"), str(FIXTURES / "nezha")])
     formats = {i.format for i in bundle.inputs}
-    assert {"otlp-jsonl", "zipkin", "jaeger", "otlp-json"} <= formats
+    assert {"otlp-jsonl", "zipkin", "jaeger", "otlp-json", "span-csv"} <= formats
     assert any("fault_list.json" in w for w in bundle.quality.warnings)

@@ -537,6 +537,7 @@ LOGHUB = {
 NORMAL = {"notice": "INFO", "error": "ERROR", "WARNING": "WARN", "SEVERE": "ERROR"}
 
 
+@pytest.mark.realdata
 @pytest.mark.parametrize("name", sorted(LOGHUB))
 def test_loghub_samples_parse_time_and_level_on_every_line(realdata: Path, name: str) -> None:
     """Each 2,000-line loghub sample: one record per line, each timed, levels as written."""
@@ -551,6 +552,7 @@ def test_loghub_samples_parse_time_and_level_on_every_line(realdata: Path, name:
     assert [r.level for r in bundle.logs] == expected
 
 
+@pytest.mark.realdata
 def test_openssh_syslog_sample(realdata: Path) -> None:
     """The OpenSSH sample is syslog: sshd is the service, LabSZ the host, every line timed."""
     text = (realdata / "logs" / "loghub" / "OpenSSH_2k.log").read_text(encoding="utf-8")
@@ -562,6 +564,7 @@ def test_openssh_syslog_sample(realdata: Path) -> None:
     assert (first.month, first.day, first.hour, first.minute) == (12, 10, 6, 55)
 
 
+@pytest.mark.realdata
 def test_bgl_times_come_from_the_utc_epoch_column(realdata: Path) -> None:
     """BGL's epoch column is UTC; its spelled-out time is local and must not shift records."""
     text = (realdata / "logs" / "loghub" / "BGL_2k.log").read_text(encoding="utf-8")

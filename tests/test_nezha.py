@@ -1,13 +1,14 @@
 """Real labelled faults from the Nezha dataset (MIT, IntelligentDDS/Nezha): one minute under an
 injected network delay against a fault-free minute of the same system. The CSVs carry no span
 kinds or status codes, so client/server edges are inferred from parent-child pairs across
-services. Read in place from ../shared/realdata (skipped when absent)."""
+services. Gzip-compressed copies in tests/fixtures/nezha (attribution in its README)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from realfiles import real_path
 
 from incident.analysis import diagnose
 from incident.ingest import load
@@ -33,9 +34,9 @@ CASES = [
 ]
 
 
-def test_pod_names_map_to_services(realdata: Path) -> None:
+def test_pod_names_map_to_services() -> None:
     """The reader strips replica-set and pod hashes and keeps the pod as the instance."""
-    bundle = load_nezha_csv(realdata / CASES[0][0])
+    bundle = load_nezha_csv(real_path(CASES[0][0]))
     services = {s.service for s in bundle.spans}
     assert "currencyservice" in services and "frontend" in services
     assert all(s.instance and s.instance.startswith(s.service) for s in bundle.spans[:100])
@@ -44,12 +45,10 @@ def test_pod_names_map_to_services(realdata: Path) -> None:
 @pytest.mark.parametrize(
     ("incident", "baseline", "label"), CASES, ids=["online-boutique", "train-ticket"]
 )
-def test_labelled_network_delay_ranks_first(
-    realdata: Path, incident: str, baseline: str, label: str
-) -> None:
+def test_labelled_network_delay_ranks_first(incident: str, baseline: str, label: str) -> None:
     """The service the fault was injected into is the top root cause, as a network fault,
     and the edges into it explain most of the added latency."""
-    report = diagnose(load_nezha_csv(realdata / incident), load_nezha_csv(realdata / baseline))
+    report = diagnose(load_nezha_csv(real_path(incident)), load_nezha_csv(real_path(baseline)))
     top = report.root_causes[0]
     assert top.service == label, [(c.service, c.score) for c in report.root_causes]
     assert top.kind == "network"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from realfiles import real_param
 
 from incident.analysis.triage import Triage, triage
 from incident.errors import UsageError
@@ -271,6 +272,7 @@ def _payloads(realdata: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*.json"))
 
 
+@pytest.mark.realdata
 def test_every_real_payload_has_a_hand_built_case(realdata: Path) -> None:
     """No payload in realdata/alerts escapes the triage tests."""
     assert set(_payloads(realdata)) == set(HAND_BUILT)
@@ -436,13 +438,15 @@ def _reader() -> Any:
         return None
 
 
-@pytest.mark.parametrize("payload", sorted(HAND_BUILT))
-def test_real_payload_through_reader(realdata: Path, payload: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "payload"), [real_param(f"alerts/{rel}", rel) for rel in sorted(HAND_BUILT)]
+)
+def test_real_payload_through_reader(path: Path, payload: str) -> None:
     """With the ingest reader present, each real file reads, triages and renders cleanly."""
     module = _reader()
     if module is None or not hasattr(module, "read"):
         pytest.skip("incident.ingest.alerts.read is not in this checkout yet")
-    raw = json.loads((realdata / "alerts" / payload).read_text(encoding="utf-8"))
+    raw = json.loads(path.read_text(encoding="utf-8"))
     bundle: Bundle = module.read(raw, payload)
     t = triage(bundle.alerts, bundle.notices, now_ns=NOW)
     assert t.groups or t.notices, "a real payload produced neither alerts nor a notice"
