@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from incident import log
 from incident.errors import AIError, IncidentError, UsageError
 
 if TYPE_CHECKING:
@@ -41,6 +42,11 @@ class DiagnoseFormat(StrEnum):
     md = "md"
     json = "json"
     text = "text"
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 class InspectFormat(StrEnum):
@@ -78,11 +84,6 @@ MaxTokensOpt = Annotated[
 ]
 
 
-def _notice(text: str) -> None:
-    """Diagnostics and progress go to stderr; results go to stdout or -o."""
-    print(text, file=sys.stderr)
-
-
 def _interactive() -> bool:
     """Progress only for a person watching: both streams on a terminal, not in pipes or CI."""
     return sys.stderr.isatty() and sys.stdout.isatty()
@@ -116,12 +117,23 @@ def _load(inputs: list[str], logs: list[str] | None, alerts: list[str] | None) -
     chatty = size > 20 * 2**20
     started = time.monotonic()
     if chatty:
-        _notice(f"reading {size / 2**20:.0f} MB from {len(paths)} input(s)...")
+        log.info("input.reading", f"reading {size / 2**20:.0f} MB from {len(paths)} input(s)...")
     bundle = load(inputs, logs or (), alerts or (), progress=_progress())
+    for item in bundle.inputs:
+        log.debug(
+            "input.loaded",
+            f"{item.path}: {item.kind} ({item.format}), {item.records} records",
+            path=item.path,
+            kind=item.kind,
+            format=item.format,
+            records=item.records,
+        )
     if chatty:
-        _notice(
+        log.info(
+            "input.read",
             f"read {len(bundle.spans):,} spans, {len(bundle.logs):,} log records and "
-            f"{len(bundle.alerts):,} alerts in {time.monotonic() - started:.1f}s; analysing..."
+            f"{len(bundle.alerts):,} alerts in {time.monotonic() - started:.1f}s; analysing...",
+            seconds=round(time.monotonic() - started, 3),
         )
     return bundle
 
@@ -136,7 +148,11 @@ def _diagnose_bundle(
 
     bundle = _load(inputs, logs, alerts)
     base = _load(baseline, None, None) if baseline else None
-    return diagnose(bundle, base)
+    started = time.monotonic()
+    report = diagnose(bundle, base)
+    elapsed = time.monotonic() - started
+    log.debug("analysis.done", f"analysed in {elapsed:.2f}s", seconds=round(elapsed, 3))
+    return report
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -147,7 +163,7 @@ def _write(text: str, output: Path | None) -> None:
         output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{output}: cannot write the output: {exc.strerror}") from exc
-    _notice(f"wrote {output}")
+    log.info("output.written", f"wrote {output}", path=str(output))
 
 
 def _print_version(value: bool) -> None:
@@ -169,8 +185,24 @@ def _root(
             "--version", help="Print the version.", callback=_print_version, is_eager=True
         ),
     ] = False,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            "--log-format",
+            envvar="INCIDENT_LOG_FORMAT",
+            help="How the tool's own diagnostics on stderr look: text (default) or json lines.",
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Also show debug diagnostics.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="Only warnings and errors on stderr.")
+    ] = False,
 ) -> None:
     _state["debug"] = debug
+    level = "debug" if verbose or debug else "warning" if quiet else "info"
+    log.configure(log_format.value if log_format else None, level)
 
 
 @app.command()
@@ -219,7 +251,8 @@ def diagnose(
     started = time.monotonic()
     report = _diagnose_bundle(inputs, logs, alerts, baseline)
     _run_ai(report, ai, model, ai_timeout, max_digest_tokens, not no_cache)
-    _notice(f"diagnosed in {time.monotonic() - started:.1f}s")
+    elapsed = time.monotonic() - started
+    log.info("diagnose.done", f"diagnosed in {elapsed:.1f}s", seconds=round(elapsed, 3))
     if fmt is DiagnoseFormat.json:
         from incident.render.json import render_json
 
@@ -234,7 +267,7 @@ def diagnose(
         if output is not None:
             with output.open("w", encoding="utf-8") as fh:
                 render_console(report, file=fh, color=False)
-            _notice(f"wrote {output}")
+            log.info("output.written", f"wrote {output}", path=str(output))
         else:
             render_console(report)
     if require_ai and report.ai.status != "ok":
@@ -275,9 +308,14 @@ def _run_ai(
     if not has_key:
         report.ai = AIResult(status="skipped", reason="ANTHROPIC_API_KEY is not set")
         if ai is None:
-            _notice("AI step skipped: ANTHROPIC_API_KEY is not set (use --no-ai to silence this)")
+            log.info(
+                "ai.skipped",
+                "AI step skipped: ANTHROPIC_API_KEY is not set (use --no-ai to silence this)",
+            )
         else:
-            _notice("AI step skipped: --ai was given but ANTHROPIC_API_KEY is not set")
+            log.warning(
+                "ai.skipped", "AI step skipped: --ai was given but ANTHROPIC_API_KEY is not set"
+            )
         return
     from incident.llm import DEFAULT_MODEL, explain
 
@@ -292,14 +330,24 @@ def _run_ai(
     )
     report.ai = result
     if result.status == "failed":
-        _notice(f"AI step failed: {result.reason}; the deterministic report is complete")
+        log.warning(
+            "ai.failed",
+            f"AI step failed: {result.reason}; the deterministic report is complete",
+            reason=result.reason,
+        )
     else:
         u = result.usage
         cost = f", about ${u.estimated_cost_usd:.4f}" if u.estimated_cost_usd is not None else ""
         cached = " (cached answer)" if result.cached else ""
-        _notice(
+        log.info(
+            "ai.done",
             f"AI: {result.model}{cached}: {u.input_tokens} input + {u.output_tokens} output "
-            f"tokens{cost}"
+            f"tokens{cost}",
+            model=result.model,
+            cached=result.cached,
+            input_tokens=u.input_tokens,
+            output_tokens=u.output_tokens,
+            estimated_cost_usd=u.estimated_cost_usd,
         )
 
 
@@ -375,7 +423,7 @@ def redact(
         except OSError as exc:
             raise UsageError(f"{output}: cannot write the output: {exc.strerror}") from exc
     counts = ", ".join(f"{k} {v}" for k, v in sorted(redactor.counts.items()) if v) or "nothing"
-    _notice(f"redacted: {counts}")
+    log.info("redact.done", f"redacted: {counts}", counts=dict(redactor.counts))
 
 
 @app.command()
@@ -393,7 +441,15 @@ def digest(
     report = _diagnose_bundle(inputs, logs, alerts, baseline)
     result = build_digest(report, max_tokens=max_digest_tokens, redactor=Redactor())
     _write(result.text, None)
-    _notice(f"digest: about {result.tokens} tokens (limit {max_digest_tokens})")
+    log.info(
+        "digest.done",
+        f"digest: about {result.tokens} tokens (limit {max_digest_tokens})",
+        tokens=result.tokens,
+        limit=max_digest_tokens,
+    )
+
+
+_ERROR_EVENTS = {2: "input_error", 3: "ai_error"}
 
 
 def main() -> None:
@@ -406,10 +462,10 @@ def main() -> None:
     except IncidentError as exc:
         if _state["debug"]:
             raise
-        print(f"incident: {exc}", file=sys.stderr)
+        log.error(_ERROR_EVENTS.get(exc.exit_code, "error"), str(exc), exit_code=exc.exit_code)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        print("incident: interrupted", file=sys.stderr)
+        log.error("interrupted", "interrupted", exit_code=130)
         sys.exit(130)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): nothing left to say to it.
@@ -417,9 +473,10 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: report a bug, exit 1
         if _state["debug"]:
             raise
-        print(
-            f"incident: internal error: {type(exc).__name__}: {exc}. This is a bug; please "
+        log.error(
+            "internal_error",
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug; please "
             "report it with the command you ran (rerun with --debug for the traceback).",
-            file=sys.stderr,
+            exit_code=1,
         )
         sys.exit(1)
