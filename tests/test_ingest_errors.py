@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 from pathlib import Path
 
@@ -61,10 +62,10 @@ def test_unreadable_file_is_unreadable(tmp_path: Path, monkeypatch: pytest.Monke
     the tests may run as root, which reads every file)."""
     path = _write(tmp_path, b"{}")
 
-    def refuse(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(self))
+    def refuse(name: str, *args: object, **kwargs: object) -> int:
+        raise PermissionError(13, "Permission denied", name)
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(UnreadableInputError, match="permission denied"):
         load([path])
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from incident.errors import EmptyInputError, InputError, UsageError
 from incident.ingest.detect import ALERTS, EXPECTED, LOGS, read_blob
-from incident.ingest.sources import expand, read_path
+from incident.ingest.sources import expand, max_input_bytes, read_path
 from incident.model import Bundle, Span
 
 Progress = Callable[[str, int, int], None]
@@ -17,9 +17,12 @@ Progress = Callable[[str, int, int], None]
 __all__ = ["Progress", "finish", "load", "load_one"]
 
 
-def load_one(path: str, force: str | None = None) -> Bundle:
-    """One file or `-`: its content detected (or its kind forced: "logs", "alerts")."""
-    return read_blob(read_path(path), force)
+def load_one(path: str, force: str | None = None, *, max_bytes: int | None = None) -> Bundle:
+    """One file or `-`: its content detected (or its kind forced: "logs", "alerts").
+
+    `max_bytes` bounds what is read and decompressed (default: sources.max_input_bytes()).
+    """
+    return read_blob(read_path(path, max_bytes=max_bytes), force)
 
 
 def load(
@@ -28,32 +31,39 @@ def load(
     alerts: Sequence[str] = (),
     *,
     progress: Progress | None = None,
+    max_bytes: int | None = None,
 ) -> Bundle:
     """Everything the command line names, read into one Bundle.
 
     INPUTs are detected by content; paths under `logs` and `alerts` are read as that kind.
-    A directory contributes every file in it that is recognised; the others are skipped with
-    a warning. Raises InputError when an input gives nothing usable.
+    A directory contributes every file in it that is recognised; the others, and whatever
+    inside cannot be read (a locked folder, a FIFO), are skipped with a warning. Each input
+    is read and decompressed up to `max_bytes` (default: sources.max_input_bytes()). Raises
+    InputError when an input gives nothing usable.
     """
+    limit = max_input_bytes(max_bytes)
     plan: list[tuple[str, str | None, bool, list[str]]] = []
+    skipped: list[str] = []
     for force, paths in ((None, inputs), (LOGS, logs), (ALERTS, alerts)):
         for path in paths:
-            is_dir, files = expand(path)
+            is_dir, files = expand(path, skipped)
             plan.append((path, force, is_dir, files))
     if not plan:
         raise UsageError("no input given: name a trace, log or alert file, a directory or -")
     total = sum(len(files) for *_, files in plan)
     done = 0
     bundle = Bundle()
+    for note in skipped:
+        bundle.quality.warn(f"skipped {note}")
     for path, force, is_dir, files in plan:
         used = 0
         for file in files:
             if not is_dir:
-                bundle.extend(load_one(file, force))
+                bundle.extend(load_one(file, force, max_bytes=limit))
                 used += 1
             else:
                 try:
-                    bundle.extend(load_one(file, force))
+                    bundle.extend(load_one(file, force, max_bytes=limit))
                     used += 1
                 except InputError as exc:
                     bundle.quality.warn(f"skipped {exc}")

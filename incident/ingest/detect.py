@@ -5,6 +5,7 @@ Zipkin, OTLP logs, or whatever the log and alert readers recognise; then the rig
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Callable
 from importlib import import_module
 from typing import Any
@@ -13,6 +14,7 @@ import msgspec
 
 from incident.errors import EmptyInputError, FormatError, UnreadableInputError
 from incident.ingest import jaeger, otlp_json, span_csv, zipkin
+from incident.ingest.bounds import NESTED_TOO_DEEPLY, screen_times
 from incident.ingest.sources import Blob
 from incident.model import Bundle
 
@@ -29,6 +31,13 @@ EXPECTED = (
 PLAIN_TEXT = "text"
 # Forced kinds, as given by --logs and --alerts.
 LOGS, ALERTS = "logs", "alerts"
+# What a crash leaves in a log file: blocks that were allocated but never written. A lone
+# NUL is no such hole (UTF-16 text has one after every ASCII letter) and counts as noise.
+_NUL_RUN = re.compile(rb"\x00{2,}")
+_NOT_NUL = re.compile(rb"[^\x00\t\n\r ]")
+_HOLE_BLOCK = 1024 * 1024
+# Bytes no text line holds (tabs, line breaks and ESC, for colours, are allowed).
+_CONTROLS = bytes(b for b in range(32) if b not in b"\t\n\x0b\x0c\r\x1b") + b"\x7f"
 
 
 def _reader(module: str, attr: str) -> Callable[..., Any] | None:
@@ -94,19 +103,70 @@ def _unbom(data: bytes, name: str) -> bytes:
 
 
 def _text(data: bytes, name: str) -> str:
+    """The bytes as text. A few lines of other bytes (a crash's garbage) are read around,
+    the bad bytes replaced for the line readers to judge; mostly not UTF-8 is refused."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UnreadableInputError(
-            name, f"not UTF-8 text (bad byte at offset {exc.start})", "UTF-8 JSON or text"
-        ) from exc
+        text = data.decode("utf-8", "replace")
+        lines = bad = 0
+        for line in text.split("\n"):
+            if line.strip():
+                lines += 1
+                bad += "\ufffd" in line
+        if bad * 2 > lines:
+            raise UnreadableInputError(
+                name, f"not UTF-8 text (bad byte at offset {exc.start})", "UTF-8 JSON or text"
+            ) from exc
+        return text
 
 
 def _is_binary(head: bytes) -> bool:
-    if b"\x00" in head:
-        return True
-    controls = sum(1 for b in head[:4096] if b < 0x09 or 0x0E <= b < 0x20)
-    return controls > max(2, len(head[:4096]) // 100)
+    """Most lines of the sample are noise: control bytes or bytes that are not text.
+
+    Decided line by line so that a log a crash left with runs of NUL bytes or a few lines
+    of garbage is still read (around them); a PNG or random bytes are not.
+    """
+    lines = head.split(b"\n")
+    if len(head) == HEAD and len(lines) > 1:
+        lines.pop()  # the sample cut the last line, maybe inside a character
+    good = bad = 0
+    for line in lines:
+        text = _NUL_RUN.sub(b"", line).strip() if b"\x00\x00" in line else line.strip()
+        if not text:
+            bad += b"\x00" in line  # only NULs: the hole a crash leaves
+            continue
+        if _is_noise(text):
+            bad += 1
+        else:
+            good += 1
+    return bad > good
+
+
+def _is_noise(line: bytes) -> bool:
+    """More than a tenth of the line is control bytes or bytes that decode to nothing."""
+    text = line.decode("utf-8", "replace")
+    noise = text.count("\ufffd") + len(line) - len(line.translate(None, _CONTROLS))
+    return noise * 10 > len(text)
+
+
+def _after_hole(data: bytes, start: int) -> tuple[bytes, int]:
+    """The bytes after the NUL run (and whitespace) at `start`; all of it if nothing follows.
+
+    Whole blocks of NULs are passed by counting (a decompressed bomb of zeros is gigabytes
+    long); the pattern only searches the block where something else appears.
+    """
+    size = len(data)
+    pos = start
+    while pos < size:
+        end = min(pos + _HOLE_BLOCK, size)
+        if data.count(0, pos, end) != end - pos:
+            found = _NOT_NUL.search(data, pos, end)
+            if found is not None:
+                rest = data[found.start() :]
+                return rest, _first_nonspace(rest)
+        pos = end
+    return data, start
 
 
 def _first_nonspace(data: bytes) -> int:
@@ -219,7 +279,7 @@ def _decode_whole(data: bytes, name: str) -> object:
                 problem = f"truncated JSON ({problem})"
             raise FormatError(name, f"malformed JSON: {problem}", "complete, valid JSON") from exc
         except RecursionError as exc:
-            raise FormatError(name, "JSON nested too deeply", EXPECTED) from exc
+            raise FormatError(name, NESTED_TOO_DEEPLY, EXPECTED) from exc
 
 
 def _describe(obj: object) -> str:
@@ -282,12 +342,13 @@ def _read_json(box: list[bytes], start: int, name: str, force: str | None) -> Bu
         if typed is not None:
             return typed
         obj = _decode_whole(data, name)
-    except FormatError:
+    except FormatError as exc:
         # A JSON Lines file whose first line is broken fails as one document; read it by line.
         if _looks_like_jsonl(data, start, tolerant=True):
             return _read_jsonl(data, name, force)
-        # Text logs whose lines open with a bracket ("[Sun Dec 04 ...] [error] ...").
-        if force != ALERTS:
+        # Text logs whose lines open with a bracket ("[Sun Dec 04 ...] [error] ...") fail
+        # as malformed JSON; a thousand brackets deep, they are no log but absurd nesting.
+        if force != ALERTS and not exc.problem.startswith(NESTED_TOO_DEEPLY):
             text_head = data[:HEAD].decode("utf-8", "replace")
             if force == LOGS or _sniff_logs(text_head) is not None:
                 return _read_logs(_text(data, name), name)
@@ -318,11 +379,32 @@ def read_blob(blob: Blob, force: str | None = None) -> Bundle:
     """Read one input's bytes with the reader its content calls for.
 
     `force` ("logs" or "alerts") skips detection of the kind, as --logs and --alerts do.
+    Times outside 1970-2200 are screened out here, for every reader at once.
     Raises an InputError subclass when nothing in the input is usable.
     """
     name = blob.name
+    try:
+        bundle = _read(blob, force)
+    except RecursionError as exc:
+        # The readers catch the decoders' depth limit; this is the net for any walk of a
+        # decoded value that still ran out of stack. Only absurd nesting gets here.
+        raise FormatError(name, f"{NESTED_TOO_DEEPLY} to read", EXPECTED) from exc
+    screen_times(bundle, name)
+    if not (bundle.spans or bundle.logs or bundle.alerts or bundle.notices):
+        skipped = bundle.quality.skipped + bundle.quality.log_lines_skipped
+        problem = f"no usable records ({skipped} skipped)" if skipped else "no records"
+        raise EmptyInputError(name, problem, EXPECTED)
+    return bundle
+
+
+def _read(blob: Blob, force: str | None) -> Bundle:
+    name = blob.name
     data = _unbom(blob.take(), name)
     start = _first_nonspace(data)
+    hole = data[start : start + 2] == b"\x00\x00"
+    if hole:
+        # A crash's hole at the very start: what follows it is the file.
+        data, start = _after_hole(data, start)
     if start < 0:
         forced = {ALERTS: "an alert payload in JSON", LOGS: "log lines"}
         expected = forced.get(force or "", EXPECTED)
@@ -354,10 +436,13 @@ def read_blob(blob: Blob, force: str | None = None) -> Bundle:
                 raise FormatError(name, "text in no recognised format", EXPECTED)
             else:
                 bundle = _read_logs(text, name)
-    if not (bundle.spans or bundle.logs or bundle.alerts or bundle.notices):
-        skipped = bundle.quality.skipped + bundle.quality.log_lines_skipped
-        problem = f"no usable records ({skipped} skipped)" if skipped else "no records"
-        raise EmptyInputError(name, problem, EXPECTED)
+    if hole:
+        q = bundle.quality
+        if bundle.logs:
+            q.log_lines_skipped += 1
+        else:
+            q.skipped += 1
+        q.warn(f"{name}: a run of NUL bytes at the start skipped (a crash leaves such holes)")
     return bundle
 
 

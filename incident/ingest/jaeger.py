@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from incident.ingest.bounds import safe_str
 from incident.ingest.ids import norm_id
 from incident.ingest.otlp_json import MAX_ATTR_CHARS, UNKNOWN_SERVICE, Paused, Tally, to_int
 from incident.model import Bundle, InputInfo, Span, SpanEvent, SpanKind, SpanLink, StatusCode
@@ -79,7 +80,7 @@ def _tag_value(tag: dict[str, Any], tally: Tally) -> Any:
         tally.truncated += 1
         value = value[:MAX_ATTR_CHARS] + "…"
     elif isinstance(value, dict | list):
-        value = str(value)[:MAX_ATTR_CHARS]
+        value = safe_str(value, MAX_ATTR_CHARS)
     return value
 
 
@@ -110,7 +111,7 @@ def _duration_micros(value: object) -> int | None:
     if isinstance(value, str) and value.endswith("s"):
         try:
             return int(float(value[:-1]) * 1_000_000)
-        except ValueError:
+        except (ValueError, OverflowError):  # "abcs", "nans", "infs", "1e999s"
             return None
     return to_int(value)
 

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from incident.errors import FormatError, UnreadableInputError
+from incident.ingest.bounds import NESTED_TOO_DEEPLY
 from incident.ingest.ids import norm_id
 from incident.model import (
     Bundle,
@@ -559,7 +560,7 @@ def decode_document(data: bytes | memoryview, name: str) -> TracesDocJ | None:
         except msgspec.DecodeError as exc:
             raise _decode_error(name, exc) from exc
         except RecursionError as exc:
-            raise FormatError(name, "JSON nested too deeply", "an OTLP JSON export") from exc
+            raise FormatError(name, NESTED_TOO_DEEPLY, "an OTLP JSON export") from exc
 
 
 def read_doc(doc: TracesDocJ, name: str) -> Bundle:
@@ -590,7 +591,7 @@ def read_document(data: bytes, name: str) -> Bundle:
         except msgspec.DecodeError as exc:
             raise _decode_error(name, exc) from exc
         except RecursionError as exc:
-            raise FormatError(name, "JSON nested too deeply", "an OTLP JSON export") from exc
+            raise FormatError(name, NESTED_TOO_DEEPLY, "an OTLP JSON export") from exc
     del data
     return read_object(obj, name)
 
@@ -602,19 +603,21 @@ def _as_list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _envelopes(obj: object) -> Iterator[Mapping[str, Any]]:
+def _envelopes(obj: object, depth: int = 0) -> Iterator[Mapping[str, Any]]:
+    """The object and the wrappers inside it (`trace`, `result`), a few levels at most."""
     if isinstance(obj, list):
         for item in obj:
             if isinstance(item, dict):
-                yield from _envelopes(item)
+                yield from _envelopes(item, depth)
         return
     if not isinstance(obj, dict):
         return
     yield obj
-    for key in ("trace", "result"):
-        inner = obj.get(key)
-        if isinstance(inner, dict):
-            yield from _envelopes(inner)
+    if depth < 4:
+        for key in ("trace", "result"):
+            inner = obj.get(key)
+            if isinstance(inner, dict):
+                yield from _envelopes(inner, depth + 1)
 
 
 def spans_from_obj(obj: object, sink: _SpanSink) -> None:

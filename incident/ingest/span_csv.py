@@ -118,7 +118,7 @@ def read(text: str, name: str) -> Bundle:
                 else:
                     # A duration column without an end: microseconds, as the exports write.
                     end = start + int(float(row[col["duration"]])) * 1000
-            except ValueError:
+            except (ValueError, OverflowError):  # not a number, NaN, or inf/1e999
                 skipped += 1
                 continue
             if end < start:

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from incident.ingest.bounds import safe_str
 from incident.ingest.ids import derived_span_id, norm_id
 from incident.ingest.otlp_json import MAX_ATTR_CHARS, UNKNOWN_SERVICE, Paused, Tally, to_int
 from incident.model import Bundle, InputInfo, Span, SpanEvent, SpanKind, StatusCode
@@ -60,7 +61,7 @@ def _tags(raw: object, tally: Tally) -> dict[str, Any]:
             tally.truncated += 1
             value = value[:MAX_ATTR_CHARS] + "…"
         elif isinstance(value, dict | list):
-            value = str(value)[:MAX_ATTR_CHARS]
+            value = safe_str(value, MAX_ATTR_CHARS)
         out[str(key)] = value
     return out
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
+from incident.ingest.bounds import json_text
 from incident.ingest.logs.timestamps import parse_time
 
 JSONObject = dict[str, Any]
@@ -138,7 +137,7 @@ def string_dict(value: object) -> dict[str, str]:
 
 
 def _compact(value: dict[str, Any] | list[Any]) -> str:
-    return msgspec.json.encode(value).decode()
+    return json_text(value, 4096)
 
 
 def obj(value: object) -> JSONObject:

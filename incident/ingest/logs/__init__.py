@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -24,11 +25,13 @@ _SNIFF_LINES = 200
 _COLUMN = re.compile(r"[A-Za-z_][\w.()/-]*")
 _LOG_KEYS = ('"message"', '"msg"', '"level"', '"severity"', '"@timestamp"', '"textPayload"')
 _SPAN_MARKERS = ('"localEndpoint"', '"resourceSpans"', '"spans"', '"parentSpanId"', '"duration"')
+# Runs of NUL bytes: what a crash leaves where the file was allocated but not written.
+_NUL_RUN = re.compile("\x00{2,}")
 
 
 def sniff(text_head: str) -> str | None:
     """The log format of a file from its first ~64 KB of text, or None if it is not logs."""
-    head = text_head.lstrip("\ufeff \t\r\n")
+    head = _without_nul_runs(text_head).lstrip("\ufeff \t\r\n")
     if not head or _looks_binary(head[:4096]):
         return None
     first = head[0]
@@ -81,7 +84,7 @@ def read(text: str, name: str, *, year: int | None = None) -> Bundle:
     fmt = sniff(head)
     if fmt is None:
         # Read on purpose (--logs): any text will do, only binary is refused.
-        start = head.lstrip("\ufeff \t\r\n")
+        start = _without_nul_runs(head).lstrip("\ufeff \t\r\n")
         json_like = start[:1] == "{" or (start[:1] == "[" and start[1:].lstrip()[:1] in "{[]")
         if json_like or _looks_binary(start[:4096]):
             raise FormatError(name, "not a log file", EXPECTED)
@@ -90,8 +93,7 @@ def read(text: str, name: str, *, year: int | None = None) -> Bundle:
     ctx = TextContext(assumed)
     notes: list[str] = []
     stripped = text.lstrip("\ufeff \t\r\n")
-    first_line = stripped.split("\n", 1)[0]
-    if fmt == "json-array" or (fmt != "text" and _decode_line(first_line) is None):
+    if fmt == "json-array" or (fmt != "text" and not _first_line_decodes(stripped)):
         records, skipped, other = _read_document(stripped, name, ctx)
     else:
         records, skipped, other = _read_lines(text, name, ctx, strict_json=fmt != "text")
@@ -122,7 +124,10 @@ def _read_lines(
     records: list[LogRecord] = []
     append = records.append
     skipped = other = 0
-    for lineno, raw in enumerate(text.split("\n"), 1):
+    lines: Iterable[tuple[int, str]] = enumerate(text.split("\n"), 1)
+    if "\x00\x00" in text:
+        lines, skipped = _around_nul_runs(text)
+    for lineno, raw in lines:
         line = raw.strip()
         if not line:
             continue
@@ -207,6 +212,32 @@ def _read_document(text: str, name: str, ctx: TextContext) -> tuple[list[LogReco
     return records, skipped, other
 
 
+def _without_nul_runs(text: str) -> str:
+    """NUL runs (the holes a crash leaves) as line breaks, so what follows one is a line."""
+    return _NUL_RUN.sub("\n", text) if "\x00\x00" in text else text
+
+
+def _around_nul_runs(text: str) -> tuple[list[tuple[int, str]], int]:
+    """(line number, piece) of every line, lines cut by NUL runs split into their pieces;
+    and how many lines held such a run (each counts as one unreadable line)."""
+    out: list[tuple[int, str]] = []
+    holes = 0
+    for lineno, line in enumerate(text.split("\n"), 1):
+        if "\x00\x00" not in line:
+            out.append((lineno, line))
+            continue
+        holes += 1
+        out.extend((lineno, piece) for piece in _NUL_RUN.split(line) if piece.strip())
+    return out, holes
+
+
+def _first_line_decodes(text: str) -> bool:
+    """Whether the first line is a JSON value (or, cut by a NUL run, one of its pieces is)."""
+    nl = text.find("\n")
+    first = text if nl < 0 else text[:nl]
+    return any(_decode_line(piece) is not None for piece in _NUL_RUN.split(first))
+
+
 def _decode_line(line: str) -> Any:
     try:
         return msgspec.json.decode(line)
@@ -220,7 +251,11 @@ def _first_objects(lines: list[str]) -> int:
 
 
 def _looks_binary(sample: str) -> bool:
-    """Mostly control characters or undecodable bytes; one noisy line does not count."""
+    """Mostly noise: most lines are control characters or undecodable bytes, or (one line)
+    a tenth of it is. A few garbage lines among log lines do not count."""
+    lines = [line.strip() for line in sample.split("\n") if line.strip()]
+    if len(lines) > 1:
+        return sum(map(is_garbage, lines)) * 2 > len(lines)
     bad = sum(1 for ch in sample if (ch < " " and ch not in "\t\r\n\f") or ch == "\ufffd")
     return bad * 10 > len(sample)
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
+from incident.ingest.bounds import json_text
 from incident.ingest.ids import norm_id
 from incident.ingest.logs.levels import level_from_name, level_from_otlp_number
 from incident.ingest.logs.records import MAX_FIELD_CHARS, bound
@@ -73,8 +72,7 @@ def _message(body: Any) -> str:
                 return inner
     if body is None:
         return ""
-    text = msgspec.json.encode(body).decode()
-    return text[:MAX_FIELD_CHARS]
+    return json_text(body, MAX_FIELD_CHARS)
 
 
 def _level(record: dict[str, Any]) -> str | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from incident.ingest.bounds import MAX_NESTING, TOO_DEEP, shallow
 from incident.ingest.ids import norm_id
 from incident.ingest.logs.levels import (
     level_from_otlp_number,
@@ -209,14 +210,20 @@ def _flatten_into(flat: dict[str, Any], obj: dict[str, Any], prefix: str, depth:
 
 
 def bound(value: Any) -> Any:
-    """Keep field values small: long strings and big lists or objects are cut to 4 KiB."""
+    """Keep field values small: long strings and big lists or objects are cut to 4 KiB, and
+    deeply nested ones become JSON text (nothing downstream has to walk a deep value)."""
     if isinstance(value, str):
         return value if len(value) <= MAX_FIELD_CHARS else value[:MAX_FIELD_CHARS]
     if isinstance(value, list | dict):
         if len(value) > 64 or any(isinstance(v, list | dict | str) for v in _values(value)):
-            encoded = msgspec.json.encode(value)
+            try:
+                encoded = msgspec.json.encode(value)
+            except RecursionError:
+                return TOO_DEEP
             if len(encoded) > MAX_FIELD_CHARS:
                 return encoded[:MAX_FIELD_CHARS].decode("utf-8", "ignore")
+            if encoded.count(b"[") + encoded.count(b"{") > MAX_NESTING:
+                return shallow(value, MAX_FIELD_CHARS)
         return value
     return value
 
