@@ -25,7 +25,14 @@ from vcr.request import Request as VcrRequest
 
 from incident.digest import Digest, build_digest
 from incident.errors import AIPermanentError, AITransientError
-from incident.llm import DEFAULT_MODEL, PROMPT_VERSION, build_request, explain, load_prompt
+from incident.llm import (
+    DEFAULT_MODEL,
+    PROMPT_VERSION,
+    build_request,
+    explain,
+    load_prompt,
+    restore_placeholders,
+)
 from incident.llm.explain import BACKOFF_BASE, BACKOFF_CAP, backoff_delay
 from incident.llm.pricing import estimate_cost
 from incident.llm.sdk_errors import (
@@ -147,7 +154,8 @@ def run(digest: Digest, sleeps: Sleeps | None = None, **kw: Any) -> Any:
 
 def test_good_answer_is_parsed_checked_and_restored() -> None:
     """A good answer becomes status ok: hypotheses keep known evidence ids, unknown ones are
-    flagged, placeholders are mapped back, usage and cost are filled in."""
+    flagged, placeholders are kept (shareable) and mapped back only by
+    restore_placeholders, usage and cost are filled in."""
     digest = llm_digest()
     with replay("good_answer") as (cassette, _):
         result = run(digest)
@@ -159,7 +167,9 @@ def test_good_answer_is_parsed_checked_and_restored() -> None:
     assert "E999" in result.unknown_evidence
     assert any("E999" in h.unknown_evidence for h in result.hypotheses)
     email = digest.redactor.mapping["<email:1>"]
-    assert email in result.explanation and "<email:1>" not in result.explanation
+    assert "<email:1>" in result.explanation and email not in result.model_dump_json()
+    local = restore_placeholders(result, digest.redactor)
+    assert email in local.explanation and "<email:1>" not in local.explanation
     assert [a.risk for a in result.first_actions] == ["low", "medium"]
     assert result.usage.input_tokens == 4118 and result.usage.cache_read_input_tokens == 1402
     assert result.usage.estimated_cost_usd == pytest.approx(

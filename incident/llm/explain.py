@@ -1,15 +1,29 @@
 """The Claude step: send the digest with the versioned prompts, get a structured answer
-back, check its evidence ids, map placeholders back, and report usage and cost. It never
-raises for API trouble: failures come back as `AIResult(status="failed", reason=...)`.
+back, check its evidence ids, and report usage and cost.
+
+It never raises. Every failure, expected (API errors, refusals, invalid answers) or not (a
+reply no parser could use, a bug), comes back as `AIResult(status="failed", reason=...)`
+with a one-line reason, and the deterministic report is written regardless.
+
+- Time: `timeout` bounds the whole step (every attempt, read and backoff sleep), and a
+  request that outlives it is abandoned.
+- Size: at most MAX_RESPONSE_BYTES of a reply are read and MAX_ANSWER_CHARS of answer
+  text accepted; more is a failure.
+- Placeholders: the result keeps redaction placeholders (`<email:1>`) exactly as the
+  model wrote them, as every shareable output must. `restore_placeholders` makes a local
+  copy with the original values.
+- Cache: only an answer that validated and converted is stored; a cached entry is
+  validated again before use, and one that fails is a miss.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
-import re
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +33,41 @@ from incident.digest import Digest
 from incident.errors import AIError, AIPermanentError, AITransientError
 from incident.llm import cache
 from incident.llm.answer import Answer
+from incident.llm.budget import Deadline, Overdue, run_bounded
+from incident.llm.evidence import ids_in_prose, read_citation, sort_key
 from incident.llm.pricing import estimate_cost
 from incident.llm.prompts import PROMPT_VERSION, load_prompt
+from incident.llm.reply import (
+    MAX_ANSWER_CHARS,
+    MAX_RESPONSE_BYTES,
+    Reply,
+    Unusable,
+    answer_too_long,
+    read_http,
+    read_object,
+    read_usage,
+)
 from incident.llm.sdk_errors import retry_after, translate
 from incident.redact import Redactor
 from incident.report import AIAction, AIResult, Hypothesis, Usage
 
+__all__ = [
+    "BACKOFF_BASE",
+    "BACKOFF_CAP",
+    "DEFAULT_MODEL",
+    "DEFAULT_TIMEOUT",
+    "MAX_ANSWER_CHARS",
+    "MAX_OUTPUT_TOKENS",
+    "MAX_RESPONSE_BYTES",
+    "backoff_delay",
+    "build_request",
+    "explain",
+    "restore_placeholders",
+]
+
 # The current Sonnet model (Claude Sonnet 5.5, per Anthropic's models overview).
 DEFAULT_MODEL = "claude-sonnet-5-5"
+# Seconds for the whole step.
 DEFAULT_TIMEOUT = 120.0
 # Room for adaptive thinking plus the JSON answer.
 MAX_OUTPUT_TOKENS = 8192
@@ -34,8 +75,19 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 # A server asking for a longer wait than this is treated as "not now": give up.
 MAX_RETRY_AFTER = 60.0
+# The server could not be reached at all (refused, DNS, connect timeout): nothing is
+# listening, and waiting seconds between tries rarely changes that.
+CONNECT_RETRIES = 2
+CONNECT_BACKOFF_BASE = 0.25
+CONNECT_BACKOFF_CAP = 0.5
+# How long a request may overrun the deadline before it is abandoned (its own timeouts
+# normally end it first).
+OVERRUN_GRACE = 0.5
+MAX_REASON_CHARS = 300
 
-_EVIDENCE_ID = re.compile(r"\bE\d+\b")
+USAGE_UNKNOWN = (
+    "the API reported no usable token usage: token counts are incomplete and the cost is unknown"
+)
 
 Sleep = Callable[[float], None]
 
@@ -45,6 +97,11 @@ def backoff_delay(attempt: int, server_hint: float | None, rng: random.Random) -
     if server_hint is not None:
         return server_hint
     return rng.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * (2**attempt)))
+
+
+def connect_delay(attempt: int, rng: random.Random) -> float:
+    """Short jittered waits between tries to reach a server that did not answer at all."""
+    return rng.uniform(0.0, min(CONNECT_BACKOFF_CAP, CONNECT_BACKOFF_BASE * (2**attempt)))
 
 
 def build_request(digest: Digest, model: str) -> dict[str, Any]:
@@ -87,98 +144,213 @@ def explain(
     rng: random.Random | None = None,
 ) -> AIResult:
     """Ask Claude about the digest. Returns status "ok" with the answer, or "failed" with a
-    one-line reason; never raises for API or answer problems.
+    one-line reason; never raises.
 
-    `evidence_ids` defaults to the ids the digest cites; `redactor` to the digest's own (it
-    holds the placeholder mapping). `client`, `sleep` and `rng` are for tests.
+    `timeout` is the budget in seconds for the whole step, retries included. The answer
+    keeps the redaction placeholders; `redactor` is accepted for older callers and unused
+    (call `restore_placeholders` for a local copy with the original values).
+    `evidence_ids` defaults to the ids the digest cites. `client`, `sleep` and `rng` are
+    for tests.
     """
-    red = redactor or digest.redactor
-    known = frozenset(evidence_ids) if evidence_ids is not None else digest.evidence_ids
+    del redactor  # placeholders are restored only on request: restore_placeholders()
+    deadline = Deadline(timeout)
     base = AIResult(model=model, prompt_version=PROMPT_VERSION)
-    folder = cache_dir or cache.default_cache_dir()
-    key = cache.cache_key(digest.text, model, PROMPT_VERSION)
-
-    if use_cache:
-        entry = cache.load(folder, key)
-        if entry is not None:
-            try:
-                answer = Answer.model_validate(entry["answer"])
-                usage = Usage.model_validate(entry.get("usage", {}))
-            except (KeyError, ValidationError):
-                entry = None  # a stale entry from another schema: ask again
-            else:
-                return _result(base, answer, usage, known, red, cached=True)
-
     try:
-        answer, usage = _ask(digest, model, timeout, max_retries, client, sleep, rng)
+        return _explain(
+            digest,
+            model,
+            base,
+            deadline,
+            use_cache,
+            cache_dir,
+            max_retries,
+            evidence_ids,
+            client,
+            sleep,
+            rng or random.Random(),
+        )
     except AIError as exc:
-        return base.model_copy(update={"status": "failed", "reason": str(exc)})
+        return _failed(base, str(exc))
+    except Exception as exc:  # noqa: BLE001 - the boundary: nothing here may break the report
+        detail = str(exc) or "no details"
+        return _failed(base, f"unexpected {type(exc).__name__} in the AI step: {detail}")
 
-    usage.estimated_cost_usd = estimate_cost(model, usage)
-    if use_cache:
+
+def restore_placeholders(result: AIResult, redactor: Redactor) -> AIResult:
+    """A copy of `result` whose answer texts have this run's placeholders mapped back to the
+    original values, for a local, unshared copy (`--no-redact`). `result` is unchanged."""
+    r = redactor.restore
+    return result.model_copy(
+        deep=True,
+        update={
+            "explanation": r(result.explanation),
+            "hypotheses": [
+                h.model_copy(deep=True, update={"statement": r(h.statement)})
+                for h in result.hypotheses
+            ],
+            "blast_radius_review": r(result.blast_radius_review),
+            "first_actions": [
+                a.model_copy(update={"action": r(a.action), "why": r(a.why)})
+                for a in result.first_actions
+            ],
+            "open_questions": [r(q) for q in result.open_questions],
+            "narrative": r(result.narrative),
+        },
+    )
+
+
+def _explain(
+    digest: Digest,
+    model: str,
+    base: AIResult,
+    deadline: Deadline,
+    use_cache: bool,
+    cache_dir: Path | None,
+    max_retries: int,
+    evidence_ids: Iterable[str] | None,
+    client: Any,
+    sleep: Sleep,
+    rng: random.Random,
+) -> AIResult:
+    known = frozenset(evidence_ids) if evidence_ids is not None else digest.evidence_ids
+    key = cache.cache_key(digest.text, model, PROMPT_VERSION)
+    folder = _cache_folder(cache_dir) if use_cache else None
+
+    if folder is not None:
+        hit = _from_cache(base, folder, key, known)
+        if hit is not None:
+            return hit
+
+    answer, tally = _ask(digest, model, deadline, max_retries, client, sleep, rng)
+    # Converted before it is stored: an answer that cannot become a result is never cached.
+    result = _result(base, answer, tally.usage, tally.complete, known, cached=False)
+    if folder is not None:
+        entry = {
+            "answer": answer.model_dump(),
+            "usage": tally.usage.model_dump(exclude={"estimated_cost_usd"}),
+            "usage_complete": tally.complete,
+        }
         # An unwritable cache costs a repeat call next time, nothing more.
         with contextlib.suppress(OSError):
-            cache.store(folder, key, {"answer": answer.model_dump(), "usage": usage.model_dump()})
-    return _result(base, answer, usage, known, red, cached=False)
+            cache.store(folder, key, entry)
+    return result
+
+
+def _cache_folder(explicit: Path | None) -> Path | None:
+    try:
+        return explicit or cache.default_cache_dir()
+    except (OSError, RuntimeError):  # no home directory to put it in: run without a cache
+        return None
+
+
+def _from_cache(base: AIResult, folder: Path, key: str, known: frozenset[str]) -> AIResult | None:
+    """The cached result, or None when there is none or it does not validate."""
+    try:
+        entry = cache.load(folder, key)
+        if entry is None:
+            return None
+        answer = Answer.model_validate(entry["answer"])
+        if _answer_chars(answer) > MAX_ANSWER_CHARS:
+            return None
+        usage = read_usage(entry.get("usage"))
+        complete = usage is not None and entry.get("usage_complete", True) is True
+        return _result(base, answer, usage or Usage(), complete, known, cached=True)
+    except Exception:  # noqa: BLE001 - a bad entry is a miss; the fresh answer replaces it
+        return None
+
+
+@dataclass
+class _Tally:
+    """Token usage summed over the calls of one step; incomplete when a reply had none."""
+
+    usage: Usage = field(default_factory=Usage)
+    complete: bool = True
+
+    def add(self, usage: Usage | None) -> None:
+        if usage is None:
+            self.complete = False
+            return
+        self.usage.input_tokens += usage.input_tokens
+        self.usage.output_tokens += usage.output_tokens
+        self.usage.cache_creation_input_tokens += usage.cache_creation_input_tokens
+        self.usage.cache_read_input_tokens += usage.cache_read_input_tokens
 
 
 def _ask(
     digest: Digest,
     model: str,
-    timeout: float,
+    deadline: Deadline,
     max_retries: int,
     client: Any,
     sleep: Sleep,
-    rng: random.Random | None,
-) -> tuple[Answer, Usage]:
+    rng: random.Random,
+) -> tuple[Answer, _Tally]:
     import anthropic  # deferred: the SDK takes about a second to import
 
-    if client is None:
+    from incident.llm import transport
+
+    own = client is None
+    if own:
         try:
-            # Our own retry loop below: the SDK's would hide attempts from us and the tests.
-            client = anthropic.Anthropic(max_retries=0, timeout=timeout)
+            client = transport.make_client(deadline)
         except anthropic.AnthropicError as exc:
             raise translate(exc) from exc
-    params = build_request(digest, model)
-    usage = Usage()
-    rand = rng or random.Random()
-    message = _call(client, params, timeout, max_retries, sleep, rand, usage)
-    text = _answer_text(message)
     try:
-        return Answer.model_validate_json(text), usage
-    except ValidationError as first:
+        params = build_request(digest, model)
+        tally = _Tally()
+        reply = _call(client, params, deadline, max_retries, sleep, rng, tally)
+        answer, problems = _parse_answer(reply.text)
+        if answer is not None:
+            return answer, tally
         # One repair attempt: show the model its answer and what was wrong with it.
         params["messages"] = [
             *params["messages"],
-            {"role": "assistant", "content": text or "(empty)"},
-            {"role": "user", "content": _repair_request(first)},
+            {"role": "assistant", "content": reply.text or "(empty)"},
+            {"role": "user", "content": _repair_request(problems)},
         ]
-    message = _call(client, params, timeout, max_retries, sleep, rand, usage)
-    text = _answer_text(message)
-    try:
-        return Answer.model_validate_json(text), usage
-    except ValidationError as second:
-        raise AIPermanentError(
-            "Claude's answer failed validation after one repair attempt: " + _first_error(second)
-        ) from second
+        reply = _call(client, params, deadline, max_retries, sleep, rng, tally)
+        answer, problems = _parse_answer(reply.text)
+        if answer is None:
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise AIPermanentError(
+                f"Claude's answer failed validation after one repair attempt: {problems[0]}{more}"
+            )
+        return answer, tally
+    finally:
+        if own:
+            with contextlib.suppress(Exception):
+                client.close()
 
 
 def _call(
     client: Any,
     params: dict[str, Any],
-    timeout: float,
+    deadline: Deadline,
     max_retries: int,
     sleep: Sleep,
     rng: random.Random,
-    usage: Usage,
-) -> Any:
-    """One logical request with bounded retries of transient failures."""
+    tally: _Tally,
+) -> Reply:
+    """One logical request, retrying transient failures while attempts and time are left."""
     import anthropic  # deferred: the SDK takes about a second to import
+
+    from incident.llm import transport
 
     attempt = 0
     while True:
+        left = deadline.remaining()
+        if left <= 0:
+            raise AITransientError(f"no answer from the Claude API within {deadline.label()}")
         try:
-            message = client.messages.create(**params, timeout=timeout)
+            reply = run_bounded(
+                functools.partial(_send, client, params, left), left + OVERRUN_GRACE
+            )
+        except Overdue:
+            raise AITransientError(
+                f"the Claude API did not answer in time; gave up after {deadline.label()}"
+            ) from None
+        except Unusable as exc:
+            raise AIPermanentError(str(exc)) from exc
         except TypeError as exc:
             # The SDK signals "no credentials at all" with a TypeError, not an SDK error.
             if "authentication method" not in str(exc):
@@ -187,86 +359,121 @@ def _call(
                 "no Anthropic credentials: set ANTHROPIC_API_KEY (or run with --no-ai)"
             ) from exc
         except anthropic.AnthropicError as exc:
+            unusable = _unusable_cause(exc)
+            if unusable is not None:
+                raise AIPermanentError(str(unusable)) from exc
             error = translate(exc)
-            hint = retry_after(exc)
-            if not isinstance(error, AITransientError) or attempt >= max_retries:
-                if isinstance(error, AITransientError):
-                    raise AITransientError(
-                        f"{error} (gave up after {attempt + 1} attempts)"
-                    ) from exc
+            if not isinstance(error, AITransientError):
                 raise error from exc
+            if deadline.expired():
+                raise AITransientError(f"{error}; gave up after {deadline.label()}") from exc
+            connect = transport.could_not_connect(exc)
+            if attempt >= (min(max_retries, CONNECT_RETRIES) if connect else max_retries):
+                raise AITransientError(f"{error} (gave up after {attempt + 1} attempts)") from exc
+            hint = retry_after(exc)
             if hint is not None and hint > MAX_RETRY_AFTER:
                 raise AITransientError(f"{error} (server asked to wait {hint:.0f} s)") from exc
-            sleep(backoff_delay(attempt, hint, rng))
+            delay = connect_delay(attempt, rng) if connect else backoff_delay(attempt, hint, rng)
+            if delay >= deadline.remaining():
+                raise AITransientError(
+                    f"{error}; gave up after {deadline.label()} "
+                    f"(the next retry was due in {delay:.1f} s)"
+                ) from exc
+            sleep(delay)
             attempt += 1
             continue
-        _add_usage(usage, message)
-        if message.stop_reason == "refusal":
-            details = getattr(message, "stop_details", None)
-            why = getattr(details, "explanation", None) or getattr(details, "category", None)
-            raise AIPermanentError(
-                "Claude declined to answer (stop_reason refusal)" + (f": {why}" if why else "")
-            )
-        return message
+        tally.add(reply.usage)
+        if reply.stop_reason == "refusal":
+            why = f": {reply.stop_explanation}" if reply.stop_explanation else ""
+            raise AIPermanentError(f"Claude declined to answer (stop_reason refusal){why}")
+        return reply
 
 
-def _add_usage(usage: Usage, message: Any) -> None:
-    u = message.usage
-    usage.input_tokens += u.input_tokens or 0
-    usage.output_tokens += u.output_tokens or 0
-    usage.cache_creation_input_tokens += u.cache_creation_input_tokens or 0
-    usage.cache_read_input_tokens += u.cache_read_input_tokens or 0
+def _send(client: Any, params: dict[str, Any], left: float) -> Reply:
+    """One HTTP attempt, its reply read by us rather than by the SDK's lenient parser."""
+    from incident.llm import transport
+
+    timeout = transport.request_timeout(left)
+    messages = client.messages
+    raw_api = getattr(messages, "with_raw_response", None)
+    if raw_api is None:  # a client that hands back parsed objects only
+        return read_object(messages.create(**params, timeout=timeout))
+    http = raw_api.create(**params, timeout=timeout).http_response
+    return read_http(http.status_code, http.headers, http.content, http.headers.get("request-id"))
 
 
-def _answer_text(message: Any) -> str:
-    """The JSON answer: the text blocks of the reply (thinking blocks are skipped)."""
-    return "".join(b.text for b in message.content if getattr(b, "type", None) == "text")
+def _unusable_cause(exc: BaseException) -> Unusable | None:
+    """The Unusable our response hook raised, if the SDK wrapped one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, Unusable):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
-def _first_error(exc: ValidationError) -> str:
-    errors = exc.errors()
-    if not errors:
-        return str(exc).splitlines()[0]
-    e = errors[0]
-    where = ".".join(str(p) for p in e.get("loc", ())) or "answer"
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {e.get('msg', 'invalid')}{more}"
+def _parse_answer(text: str) -> tuple[Answer | None, list[str]]:
+    """The validated answer, or None and what was wrong with it (at least one line)."""
+    if len(text) > MAX_ANSWER_CHARS:
+        raise AIPermanentError(answer_too_long(len(text)))
+    try:
+        return Answer.model_validate_json(text), []
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ())) or 'answer'}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()
+        ]
+        return None, problems or [_one_line(str(exc))]
+    except (ValueError, RecursionError) as exc:
+        return None, [f"answer: {_one_line(str(exc)) or type(exc).__name__}"]
 
 
-def _repair_request(exc: ValidationError) -> str:
-    problems = [
-        f"- {'.'.join(str(p) for p in e.get('loc', ())) or 'answer'}: {e.get('msg')}"
-        for e in exc.errors()[:10]
-    ] or [f"- {str(exc).splitlines()[0]}"]
+def _repair_request(problems: list[str]) -> str:
     return (
         "Your answer did not validate against the required schema:\n"
-        + "\n".join(problems)
+        + "\n".join(f"- {_one_line(p)[:300]}" for p in problems[:10])
         + "\nReply again with the complete corrected JSON object and nothing else."
     )
+
+
+def _answer_chars(answer: Answer) -> int:
+    return len(answer.model_dump_json())
 
 
 def _result(
     base: AIResult,
     answer: Answer,
     usage: Usage,
+    usage_complete: bool,
     known: frozenset[str],
-    red: Redactor,
     *,
     cached: bool,
 ) -> AIResult:
-    """Check evidence ids against the digest, restore placeholders, and fill the result."""
-    unknown: set[str] = set()
+    """Read and check evidence ids against the digest, and fill the result (placeholders
+    kept as the model wrote them)."""
+    unknown: list[str] = []
+
+    def flag(item: str) -> None:
+        if item not in unknown:
+            unknown.append(item)
+
     hypotheses = []
     for h in answer.hypotheses:
-        good = [e for e in h.evidence if e in known]
-        bad = [e for e in h.evidence if e not in known]
-        unknown.update(bad)
+        good: list[str] = []
+        bad: list[str] = []
+        for cited in h.evidence:
+            ids, labels = read_citation(cited)
+            for item in [*ids, *labels]:
+                target = good if item in known else bad
+                if item not in target:
+                    target.append(item)
+        for item in bad:
+            flag(item)
         hypotheses.append(
             Hypothesis(
-                statement=red.restore(h.statement),
-                confidence=h.confidence,
-                evidence=good,
-                unknown_evidence=bad,
+                statement=h.statement, confidence=h.confidence, evidence=good, unknown_evidence=bad
             )
         )
     texts = [
@@ -278,22 +485,35 @@ def _result(
         *(a.action + " " + a.why for a in answer.first_actions),
     ]
     for text in texts:
-        unknown.update(i for i in _EVIDENCE_ID.findall(text) if i not in known)
+        ids, labels = ids_in_prose(text)
+        for item in [*(i for i in ids if i not in known), *labels]:
+            flag(item)
+    counted = usage.model_copy()
+    counted.estimated_cost_usd = estimate_cost(base.model or "", usage) if usage_complete else None
     return base.model_copy(
         update={
             "status": "ok",
-            "reason": None,
+            "reason": None if usage_complete else USAGE_UNKNOWN,
             "cached": cached,
-            "usage": usage,
-            "explanation": red.restore(answer.explanation),
+            "usage": counted,
+            "explanation": answer.explanation,
             "hypotheses": hypotheses,
-            "blast_radius_review": red.restore(answer.blast_radius_review),
+            "blast_radius_review": answer.blast_radius_review,
             "first_actions": [
-                AIAction(action=red.restore(a.action), risk=a.risk, why=red.restore(a.why))
-                for a in answer.first_actions
+                AIAction(action=a.action, risk=a.risk, why=a.why) for a in answer.first_actions
             ],
-            "open_questions": [red.restore(q) for q in answer.open_questions],
-            "narrative": red.restore(answer.narrative),
-            "unknown_evidence": sorted(unknown, key=lambda i: int(i[1:])),
+            "open_questions": list(answer.open_questions),
+            "narrative": answer.narrative,
+            "unknown_evidence": sorted(unknown, key=sort_key),
         }
     )
+
+
+def _failed(base: AIResult, reason: str) -> AIResult:
+    return base.model_copy(update={"status": "failed", "reason": _one_line(reason) or "unknown"})
+
+
+def _one_line(text: str) -> str:
+    """Whitespace and control characters collapsed to single spaces, long text cut."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text[:4000]).split())
+    return flat if len(flat) <= MAX_REASON_CHARS else flat[: MAX_REASON_CHARS - 1] + "…"
