@@ -1,4 +1,5 @@
-"""The `incident` command line: thin typer commands; errors become exit codes here.
+"""The `incident` command line: thin typer commands that parse arguments, call
+`incident.pipeline`, and turn errors into exit codes. Nothing is decided here.
 
 Heavy modules (the engine, rich, the Anthropic SDK) are imported inside the commands that
 need them so `incident --help` stays instant.
@@ -6,13 +7,13 @@ need them so `incident --help` stays instant.
 
 from __future__ import annotations
 
+import gzip
 import os
 import sys
 import time
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,7 +22,7 @@ from incident.errors import AIError, IncidentError, UsageError
 
 if TYPE_CHECKING:
     from incident.model import Bundle
-    from incident.report import Report
+    from incident.pipeline import AIOptions, Progress
 
 app = typer.Typer(
     name="incident",
@@ -33,9 +34,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_state = {"debug": False}
-
-T = TypeVar("T")
+_state: dict[str, bool | int | None] = {"debug": False, "max_bytes": None}
 
 
 class DiagnoseFormat(StrEnum):
@@ -61,6 +60,9 @@ class TriageFormat(StrEnum):
     slack = "slack"
 
 
+# The output file's suffix picks the format when --format is not given.
+_SUFFIX_FORMATS = {".json": "json", ".md": "md", ".markdown": "md", ".txt": "text"}
+
 InputsArg = Annotated[
     list[str],
     typer.Argument(
@@ -70,18 +72,64 @@ InputsArg = Annotated[
     ),
 ]
 LogsOpt = Annotated[
-    list[str] | None, typer.Option("--logs", help="A log file (JSON Lines, OTLP, text).")
+    list[str] | None,
+    typer.Option("--logs", metavar="FILE", help="A log file (JSON Lines, OTLP, text)."),
 ]
 AlertsOpt = Annotated[
-    list[str] | None, typer.Option("--alerts", help="An alert payload (any supported tool).")
+    list[str] | None,
+    typer.Option("--alerts", metavar="FILE", help="An alert payload (any supported tool)."),
 ]
 BaselineOpt = Annotated[
     list[str] | None,
-    typer.Option("--baseline", help="A fault-free export to compare the incident against."),
+    typer.Option(
+        "--baseline", metavar="FILE", help="A fault-free export to compare the incident against."
+    ),
 ]
 MaxTokensOpt = Annotated[
-    int, typer.Option("--max-digest-tokens", min=500, help="Upper bound on the digest size.")
+    int,
+    typer.Option(
+        "--max-digest-tokens", min=500, metavar="N", help="Upper bound on the digest size."
+    ),
 ]
+MaxInputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-input-size",
+        metavar="SIZE",
+        help="Largest input read, after decompression (e.g. 4G, 500M; default 4G, "
+        "env INCIDENT_MAX_INPUT_SIZE).",
+        show_default=False,
+    ),
+]
+NoRedactOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-redact", help="Keep raw values in this local output (it is redacted by default)."
+    ),
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("-o", "--output", metavar="FILE", help="Write the result here (atomically)."),
+]
+AIOpt = Annotated[
+    bool | None,
+    typer.Option("--ai/--no-ai", help="Ask Claude (default: on when ANTHROPIC_API_KEY is set)."),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", envvar="INCIDENT_MODEL", metavar="MODEL", help="Claude model id."),
+]
+AITimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--ai-timeout",
+        min=1.0,
+        metavar="SECONDS",
+        help="Seconds the whole AI step may take, retries included.",
+    ),
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not reuse cached answers.")]
+RequireAIOpt = Annotated[bool, typer.Option("--require-ai", help="Exit 3 when the AI step fails.")]
 
 
 def _interactive() -> bool:
@@ -89,7 +137,7 @@ def _interactive() -> bool:
     return sys.stderr.isatty() and sys.stdout.isatty()
 
 
-def _progress() -> Callable[[str, int, int], None] | None:
+def _progress() -> Progress | None:
     if not _interactive():
         return None
     from incident.render.console import progress_reporter
@@ -97,73 +145,66 @@ def _progress() -> Callable[[str, int, int], None] | None:
     return progress_reporter(True)
 
 
-def _input_bytes(paths: list[str]) -> int:
-    total = 0
-    for path in paths:
-        p = Path(path)
-        if p.is_file():
-            total += p.stat().st_size
-        elif p.is_dir():
-            total += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
-    return total
-
-
-def _load(inputs: list[str], logs: list[str] | None, alerts: list[str] | None) -> Bundle:
-    from incident.ingest import load
-
-    paths = [*inputs, *(logs or ()), *(alerts or ())]
-    # Big inputs take seconds to read: say so on a terminal, stay quiet in pipes and CI.
-    size = _input_bytes(paths) if _interactive() else 0
-    chatty = size > 20 * 2**20
-    started = time.monotonic()
-    if chatty:
-        log.info("input.reading", f"reading {size / 2**20:.0f} MB from {len(paths)} input(s)...")
-    bundle = load(inputs, logs or (), alerts or (), progress=_progress())
-    for item in bundle.inputs:
-        log.debug(
-            "input.loaded",
-            f"{item.path}: {item.kind} ({item.format}), {item.records} records",
-            path=item.path,
-            kind=item.kind,
-            format=item.format,
-            records=item.records,
-        )
-    if chatty:
-        log.info(
-            "input.read",
-            f"read {len(bundle.spans):,} spans, {len(bundle.logs):,} log records and "
-            f"{len(bundle.alerts):,} alerts in {time.monotonic() - started:.1f}s; analysing...",
-            seconds=round(time.monotonic() - started, 3),
-        )
-    return bundle
-
-
-def _diagnose_bundle(
-    inputs: list[str],
-    logs: list[str] | None,
-    alerts: list[str] | None,
-    baseline: list[str] | None,
-) -> Report:
-    from incident.analysis import diagnose
-
-    bundle = _load(inputs, logs, alerts)
-    base = _load(baseline, None, None) if baseline else None
-    started = time.monotonic()
-    report = diagnose(bundle, base)
-    elapsed = time.monotonic() - started
-    log.debug("analysis.done", f"analysed in {elapsed:.2f}s", seconds=round(elapsed, 3))
-    return report
-
-
-def _write(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+def _max_bytes(size: str | None) -> None:
+    """--max-input-size for this run (None: the environment's or the default)."""
+    if size is None:
+        _state["max_bytes"] = None
         return
+    from incident.ingest.sources import parse_size
+
     try:
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{output}: cannot write the output: {exc.strerror}") from exc
-    log.info("output.written", f"wrote {output}", path=str(output))
+        _state["max_bytes"] = parse_size(size)
+    except ValueError as exc:
+        raise UsageError(
+            f"--max-input-size {size!r} is not a size: give bytes, or a number with K, M or G"
+        ) from exc
+
+
+def _load(
+    inputs: list[str], logs: list[str] | None = None, alerts: list[str] | None = None
+) -> Bundle:
+    from incident import pipeline
+
+    max_bytes = _state.get("max_bytes")
+    return pipeline.load(
+        inputs,
+        logs or (),
+        alerts or (),
+        progress=_progress(),
+        announce=_interactive(),
+        max_bytes=max_bytes if isinstance(max_bytes, int) else None,
+    )
+
+
+def _starts_with_gzip(path: str) -> bool:
+    """Whether a file (already read, so known to be regular) is gzip-compressed."""
+    if path == "-":
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
+
+
+def _check_output(output: Path | None) -> None:
+    if output is not None:
+        from incident.outfile import check_target
+
+        check_target(output)
+
+
+def _emit(text: str, output: Path | None, *, compress: bool = False) -> None:
+    """The result to stdout, or atomically to `output`."""
+    data = text if text.endswith("\n") else text + "\n"
+    if output is None:
+        sys.stdout.write(data)
+        sys.stdout.flush()
+        return
+    from incident.outfile import write_atomic
+
+    raw = data.encode("utf-8")
+    write_atomic(output, gzip.compress(raw, mtime=0) if compress else raw)
 
 
 def _print_version(value: bool) -> None:
@@ -205,75 +246,105 @@ def _root(
     log.configure(log_format.value if log_format else None, level)
 
 
+def _ai_options(
+    ai: bool | None, model: str | None, timeout: float, max_tokens: int, no_cache: bool
+) -> AIOptions:
+    from incident.pipeline import AIOptions
+
+    return AIOptions(
+        enabled=ai,
+        model=model,
+        timeout=timeout,
+        max_digest_tokens=max_tokens,
+        use_cache=not no_cache,
+    )
+
+
+def _diagnose_format(fmt: DiagnoseFormat | None, output: Path | None) -> DiagnoseFormat:
+    if fmt is not None:
+        return fmt
+    if output is not None:
+        suffixes = [s.lower() for s in output.suffixes if s.lower() != ".gz"]
+        chosen = _SUFFIX_FORMATS.get(suffixes[-1] if suffixes else "")
+        return DiagnoseFormat(chosen) if chosen else DiagnoseFormat.md
+    return DiagnoseFormat.md if not sys.stdout.isatty() else DiagnoseFormat.text
+
+
 @app.command()
 def diagnose(
     inputs: InputsArg,
     logs: LogsOpt = None,
     alerts: AlertsOpt = None,
     baseline: BaselineOpt = None,
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write the result here.")
-    ] = None,
+    output: OutputOpt = None,
     fmt: Annotated[
         DiagnoseFormat | None,
         typer.Option(
             "--format",
-            help="md (default with -o or when piped), json, or text (default on a terminal).",
+            help="md (default with -o, or when piped), json, or text (default on a terminal); "
+            "with -o and no --format, the file's suffix (.json, .md, .txt) decides.",
         ),
     ] = None,
     template: Annotated[
-        Path | None, typer.Option("--template", help="A Markdown template to render with.")
+        Path | None,
+        typer.Option("--template", metavar="FILE", help="A Markdown template to render with."),
     ] = None,
-    ai: Annotated[
-        bool | None,
-        typer.Option(
-            "--ai/--no-ai", help="Ask Claude (default: on when ANTHROPIC_API_KEY is set)."
-        ),
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", envvar="INCIDENT_MODEL", help="Claude model id.")
-    ] = None,
-    ai_timeout: Annotated[
-        float, typer.Option("--ai-timeout", min=1.0, help="Seconds per model attempt.")
-    ] = 60.0,
+    ai: AIOpt = None,
+    model: ModelOpt = None,
+    ai_timeout: AITimeoutOpt = 60.0,
     max_digest_tokens: MaxTokensOpt = 8000,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Do not reuse cached answers.")
-    ] = False,
-    require_ai: Annotated[
-        bool, typer.Option("--require-ai", help="Exit 3 when the AI step fails.")
-    ] = False,
+    no_cache: NoCacheOpt = False,
+    require_ai: RequireAIOpt = False,
+    no_redact: NoRedactOpt = False,
+    max_input_size: MaxInputOpt = None,
 ) -> None:
     """Diagnose an incident: root cause, impact, timeline, and a postmortem draft."""
-    if fmt is None:
-        fmt = DiagnoseFormat.md if output or not sys.stdout.isatty() else DiagnoseFormat.text
+    from incident import pipeline
+
+    fmt = _diagnose_format(fmt, output)
+    _check_output(output)
     template_text = _read_template(template)
+    _max_bytes(max_input_size)
     started = time.monotonic()
-    report = _diagnose_bundle(inputs, logs, alerts, baseline)
-    _run_ai(report, ai, model, ai_timeout, max_digest_tokens, not no_cache)
+    bundle = _load(inputs, logs, alerts)
+    base = _load(baseline) if baseline else None
+    run = pipeline.Run(pipeline.diagnose(bundle, base))
+    pipeline.explain(run, _ai_options(ai, model, ai_timeout, max_digest_tokens, no_cache))
     elapsed = time.monotonic() - started
     log.info("diagnose.done", f"diagnosed in {elapsed:.1f}s", seconds=round(elapsed, 3))
+    # The terminal view is for the person at it; files and pipes may be shared.
+    shared = fmt is not DiagnoseFormat.text and not no_redact
+    report = run.shareable() if shared else run.local()
+    compress = output is not None and output.suffix.lower() == ".gz"
     if fmt is DiagnoseFormat.json:
         from incident.render.json import render_json
 
-        _write(render_json(report), output)
+        _emit(render_json(report), output, compress=compress)
     elif fmt is DiagnoseFormat.md:
         from incident.render.markdown import render_markdown
 
-        _write(render_markdown(report, template_text), output)
+        _emit(render_markdown(report, template_text), output, compress=compress)
     else:
-        from incident.render.console import render_console
-
-        if output is not None:
-            with output.open("w", encoding="utf-8") as fh:
-                render_console(report, file=fh, color=False)
-            log.info("output.written", f"wrote {output}", path=str(output))
-        else:
-            render_console(report)
+        _render_text(report, output)
     if require_ai and report.ai.status != "ok":
         raise AIError(
             f"the AI step did not succeed ({report.ai.reason}) and --require-ai was given"
         )
+
+
+def _render_text(report: object, output: Path | None) -> None:
+    from incident.render.console import render_console
+    from incident.report import Report
+
+    assert isinstance(report, Report)
+    if output is None:
+        render_console(report)
+        return
+    import io
+
+    buffer = io.StringIO()
+    render_console(report, file=buffer, color=False)
+    _emit(buffer.getvalue(), output)
 
 
 def _read_template(template: Path | None) -> str | None:
@@ -285,143 +356,102 @@ def _read_template(template: Path | None) -> str | None:
         raise UsageError(f"{template}: cannot read the template ({exc})") from exc
 
 
-def _run_ai(
-    report: Report,
-    ai: bool | None,
-    model: str | None,
-    timeout: float,
-    max_tokens: int,
-    use_cache: bool,
-) -> None:
-    """Fill report.ai and report.redactions; never fails the run."""
-    from incident.digest import build_digest
-    from incident.redact import Redactor
-    from incident.report import AIResult
-
-    redactor = Redactor()
-    digest = build_digest(report, max_tokens=max_tokens, redactor=redactor)
-    report.redactions = dict(redactor.counts)
-    has_key = bool(os.environ.get("ANTHROPIC_API_KEY"))
-    if ai is False:
-        report.ai = AIResult(status="skipped", reason="turned off with --no-ai")
-        return
-    if not has_key:
-        report.ai = AIResult(status="skipped", reason="ANTHROPIC_API_KEY is not set")
-        if ai is None:
-            log.info(
-                "ai.skipped",
-                "AI step skipped: ANTHROPIC_API_KEY is not set (use --no-ai to silence this)",
-            )
-        else:
-            log.warning(
-                "ai.skipped", "AI step skipped: --ai was given but ANTHROPIC_API_KEY is not set"
-            )
-        return
-    from incident.llm import DEFAULT_MODEL, explain
-
-    result = explain(
-        digest,
-        model=model or DEFAULT_MODEL,
-        timeout=timeout,
-        use_cache=use_cache,
-        redactor=redactor,
-        # Only ids the model actually saw may be cited; the digest may leave some out.
-        evidence_ids=set(digest.evidence_ids),
-    )
-    report.ai = result
-    if result.status == "failed":
-        log.warning(
-            "ai.failed",
-            f"AI step failed: {result.reason}; the deterministic report is complete",
-            reason=result.reason,
-        )
-    else:
-        u = result.usage
-        cost = f", about ${u.estimated_cost_usd:.4f}" if u.estimated_cost_usd is not None else ""
-        cached = " (cached answer)" if result.cached else ""
-        log.info(
-            "ai.done",
-            f"AI: {result.model}{cached}: {u.input_tokens} input + {u.output_tokens} output "
-            f"tokens{cost}",
-            model=result.model,
-            cached=result.cached,
-            input_tokens=u.input_tokens,
-            output_tokens=u.output_tokens,
-            estimated_cost_usd=u.estimated_cost_usd,
-        )
-
-
 @app.command()
 def inspect(
     inputs: InputsArg,
     logs: LogsOpt = None,
     alerts: AlertsOpt = None,
     fmt: Annotated[InspectFormat, typer.Option("--format")] = InspectFormat.text,
+    max_input_size: MaxInputOpt = None,
 ) -> None:
     """Show what was read: formats, counts, services, time range, data-quality warnings."""
     from incident.analysis.inventory import inventory
 
+    _max_bytes(max_input_size)
     inv = inventory(_load(inputs, logs, alerts))
     if fmt is InspectFormat.json:
         import json
 
-        _write(json.dumps(inv, indent=2), None)
+        _emit(json.dumps(inv, indent=2), None)
     else:
         from incident.render.text import render_inventory
 
-        _write(render_inventory(inv), None)
+        _emit(render_inventory(inv), None)
 
 
 @app.command()
 def triage(
     payload: Annotated[
-        str, typer.Argument(help="An alert payload file, or '-' for stdin (the default).")
+        str,
+        typer.Argument(
+            help="An alert payload file, or '-' for stdin (the default).", metavar="[FILE|-]"
+        ),
     ] = "-",
     traces: Annotated[
         list[str] | None,
-        typer.Option("--traces", help="Traces to point at the likely cause (optional)."),
+        typer.Option(
+            "--traces", metavar="FILE", help="Traces to point at the likely cause (optional)."
+        ),
     ] = None,
     logs: LogsOpt = None,
     fmt: Annotated[TriageFormat, typer.Option("--format")] = TriageFormat.text,
+    output: OutputOpt = None,
+    no_redact: NoRedactOpt = False,
+    max_input_size: MaxInputOpt = None,
 ) -> None:
     """Alert payloads (stdin by default) -> what fires, symptom or cause, first actions."""
-    from incident.analysis.triage import triage as run_triage
+    from incident import pipeline
     from incident.render.triage import render_triage
 
+    if payload == "-" and sys.stdin.isatty():
+        raise UsageError(
+            "triage reads an alert payload from standard input, and none is piped: pipe one "
+            "(curl .../api/v2/alerts | incident triage) or name a file"
+        )
+    _check_output(output)
+    _max_bytes(max_input_size)
     bundle = _load([], None, [payload])
-    report = None
-    if traces or logs:
-        from incident.analysis import diagnose as run_diagnose
-
-        evidence = _load(traces or [], logs, [])
-        evidence.alerts.extend(bundle.alerts)
-        report = run_diagnose(evidence)
-    result = run_triage(bundle.alerts, bundle.notices, report, now_ns=time.time_ns())
-    _write(render_triage(result, fmt.value), None)
+    evidence = _load(traces or [], logs, []) if traces or logs else None
+    result = pipeline.triage(bundle.alerts, bundle.notices, evidence)
+    if not no_redact:
+        result = pipeline.shareable_triage(result)
+    _emit(render_triage(result, fmt.value), output)
 
 
 @app.command()
 def redact(
     file: Annotated[str, typer.Argument(help="A trace, log or alert file, or '-'.")],
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="FILE",
+            help="Write here instead of stdout (gzip when the input was, or the name ends .gz).",
+        ),
     ] = None,
+    max_input_size: MaxInputOpt = None,
 ) -> None:
     """Write the same file, same format, with secrets and personal data replaced."""
     from incident.ingest.sources import read_source
     from incident.redact import Redactor, redact_file_bytes
 
-    name, data = read_source(file)
+    _check_output(output)
+    _max_bytes(max_input_size)
+    limit = _state.get("max_bytes")
+    name, data = read_source(file, max_bytes=limit if isinstance(limit, int) else None)
     redactor = Redactor()
     out = redact_file_bytes(data, name, redactor)
+    compress = _starts_with_gzip(file) or (output is not None and output.suffix.lower() == ".gz")
+    if compress:
+        out = gzip.compress(out, mtime=0)
     if output is None:
         sys.stdout.buffer.write(out)
         sys.stdout.flush()
     else:
-        try:
-            output.write_bytes(out)
-        except OSError as exc:
-            raise UsageError(f"{output}: cannot write the output: {exc.strerror}") from exc
+        from incident.outfile import write_atomic
+
+        write_atomic(output, out)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(redactor.counts.items()) if v) or "nothing"
     log.info("redact.done", f"redacted: {counts}", counts=dict(redactor.counts))
 
@@ -433,14 +463,17 @@ def digest(
     alerts: AlertsOpt = None,
     baseline: BaselineOpt = None,
     max_digest_tokens: MaxTokensOpt = 8000,
+    max_input_size: MaxInputOpt = None,
 ) -> None:
     """Print exactly what would be sent to the model (after redaction), tokens on stderr."""
-    from incident.digest import build_digest
-    from incident.redact import Redactor
+    from incident import pipeline
 
-    report = _diagnose_bundle(inputs, logs, alerts, baseline)
-    result = build_digest(report, max_tokens=max_digest_tokens, redactor=Redactor())
-    _write(result.text, None)
+    _max_bytes(max_input_size)
+    bundle = _load(inputs, logs, alerts)
+    base = _load(baseline) if baseline else None
+    run = pipeline.Run(pipeline.diagnose(bundle, base))
+    result = pipeline.build_digest(run, max_digest_tokens)
+    _emit(result.text, None)
     log.info(
         "digest.done",
         f"digest: about {result.tokens} tokens (limit {max_digest_tokens})",
@@ -452,13 +485,40 @@ def digest(
 _ERROR_EVENTS = {2: "input_error", 3: "ai_error"}
 
 
+def _constant(text: str) -> Any:
+    def value(*_: object, **__: object) -> str:
+        return text
+
+    return value
+
+
+def _plain_arguments(command: object) -> object:
+    """Show positional arguments as people write them (`INPUT...`, `[FILE|-]`), without
+    typer's type annotations (`<list[str]>`) and braces in `--help`."""
+    from typer.core import TyperArgument
+
+    for sub in getattr(command, "commands", {}).values():
+        for param in sub.params:
+            if not isinstance(param, TyperArgument):
+                continue
+            name = param.metavar or (param.name or "ARG").upper()
+            if param.nargs != 1 and not name.endswith("..."):
+                name += "..."
+            if not param.required and not name.startswith("["):
+                name = f"[{name}]"
+            param._usage_display_name = _constant(name)  # type: ignore[method-assign]
+            param.display_type_rich = _constant("")  # type: ignore[method-assign]
+    return command
+
+
 def main() -> None:
     """Console-script entry point: run the app, turn errors into exit codes.
 
     Click itself reports usage errors (exit 2); everything of ours is caught here.
     """
     try:
-        app()
+        command: Any = _plain_arguments(typer.main.get_command(app))
+        command(prog_name="incident")
     except IncidentError as exc:
         if _state["debug"]:
             raise

@@ -45,6 +45,7 @@ from incident.report import (
     TimelineEvent,
     format_time,
 )
+from incident.text import clip
 
 PathLabel = Literal["slow", "failed", "baseline"]
 Source = Literal["alert", "trace", "log", "deploy", "analysis"]
@@ -573,7 +574,7 @@ class _Run:
                         self.config.is_critical(x) for x in [*entry_names, op or ""]
                     ),
                     baseline_count=(b.errors + b.user_errors) if b else 0,
-                    example=error_text(s)[:200],
+                    example=clip(error_text(s), 200),
                 )
             )
             if len(rows) >= self.config.max_failure_rows:
@@ -816,7 +817,7 @@ class _Run:
             add(
                 first.first_ns,
                 "trace",
-                f"First error: {s.service} {s.name} — {error_text(s)[:120]}",
+                f"First error: {s.service} {s.name} — {clip(error_text(s), 120)}",
                 [eid],
             )
         for a in alerts:
@@ -851,7 +852,7 @@ class _Run:
                         TimelineEvent(
                             time=tpl.first_seen,
                             source="log",
-                            event=f"New log message: {tpl.template[:120]}",
+                            event=f"New log message: {clip(tpl.template, 120)}",
                             evidence=[tpl.evidence] if tpl.evidence else [],
                         ),
                     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 from incident.report import Evidence
+from incident.text import clip
 
 Kind = Literal["span", "log", "alert", "stat"]
 
@@ -59,6 +60,6 @@ class EvidenceLog:
         if len(self.items) >= self.limit:
             return None
         eid = f"E{len(self.items) + 1}"
-        self.items.append(Evidence(id=eid, kind=kind, ref=ref, text=text[:300]))
+        self.items.append(Evidence(id=eid, kind=kind, ref=ref, text=clip(text, 300)))
         self._by_ref[key] = eid
         return eid

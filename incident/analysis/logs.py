@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from incident.model import LogRecord
+from incident.text import clip
 
 _MASKS = (
     re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
@@ -23,7 +24,7 @@ def template_of(message: str) -> str:
     text = message.strip().splitlines()[0] if message.strip() else ""
     for rx in _MASKS:
         text = rx.sub("<*>", text)
-    return text[:240]
+    return clip(text, 240)
 
 
 @dataclass
@@ -84,7 +85,7 @@ def mine(
             if st.last_ns is None or t > st.last_ns:
                 st.last_ns = t
         if st.example_ref < 0:
-            st.example, st.example_ref = rec.message[:300], idx
+            st.example, st.example_ref = clip(rec.message, 300), idx
     return [s for s in stats.values() if s.count]
 
 

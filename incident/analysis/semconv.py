@@ -7,6 +7,7 @@ import re
 from typing import Any, Literal
 
 from incident.model import Span, SpanKind, StatusCode
+from incident.text import clip
 
 HTTP_CODE_KEYS = ("http.response.status_code", "http.status_code")
 GRPC_CODE_KEY = "rpc.grpc.status_code"
@@ -144,7 +145,7 @@ def error_text(span: Span) -> str:
         code, grpc = status_code(attrs)
         if code > 0:
             parts.append(f"{'grpc status' if grpc else 'HTTP'} {code}")
-    return " — ".join(p for p in parts if p)[:300]
+    return clip(" — ".join(p for p in parts if p), 300)
 
 
 def classify(span: Span, flag: int) -> tuple[Category, Origin]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from incident.model import Alert
 from incident.report import Report, format_time
+from incident.text import clip
 
 SCHEMA = "incident.triage/1"
 
@@ -322,8 +323,7 @@ def _runbook_action(ref: str) -> TriageAction:
             action="Follow the runbook", why="linked from the alert", source="runbook", url=ref
         )
     text = " ".join(ref.split())
-    if len(text) > 300:
-        text = text[:299] + "…"
+    text = clip(text, 300)
     return TriageAction(
         action=f"Read the alert's documentation: {text}",
         why="written by the alert's author",

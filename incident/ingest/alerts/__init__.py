@@ -84,6 +84,14 @@ def read(obj: object, name: str) -> Bundle:
     Raises FormatError when the value is not an alert payload.
     """
     source = sniff(obj)
+    if _nothing_firing(obj):
+        # What Alertmanager's /api/v2/alerts (or a webhook with no alerts) says when
+        # nothing fires: a real answer, not a broken file.
+        empty = Bundle(notices=[f"{name}: the payload holds no alerts: nothing is firing"])
+        empty.inputs.append(
+            InputInfo(path=name, kind="alerts", format=source or "empty", records=0)
+        )
+        return empty
     if source is None:
         raise FormatError(name, "not an alert payload", EXPECTED)
     alerts: list[Alert] = []
@@ -106,6 +114,13 @@ def read(obj: object, name: str) -> Bundle:
         bundle.quality.skipped += skipped
         bundle.quality.warn(f"{name}: {skipped} list items are not alert payloads")
     return bundle
+
+
+def _nothing_firing(obj: object) -> bool:
+    """An empty list of alerts, bare or in an `alerts` field."""
+    if isinstance(obj, list):
+        return not obj
+    return isinstance(obj, dict) and obj.get("alerts") == [] and "resourceSpans" not in obj
 
 
 def _source(obj: dict[str, Any], depth: int) -> str | None:

@@ -1,0 +1,62 @@
+"""Writing a result file (`-o OUT`): atomically, never through a symlink, with one clear line
+when it cannot be done.
+
+The text goes to a temporary file in the target's folder, is flushed to disk, and replaces
+the target by rename: a reader never sees half a file, and a kill or a full disk leaves the
+old contents in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from incident import log
+from incident.errors import UsageError
+
+
+def check_target(path: Path) -> None:
+    """Fail before any work when `path` cannot be written as a result file."""
+    if path.is_symlink():
+        raise UsageError(f"{path}: is a symbolic link; not writing through it (name the file)")
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory (expected a file name for the output)")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"{path}: its folder {folder} does not exist")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`; UsageError (exit 2) naming the file when it cannot."""
+    check_target(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    existed = path.exists()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the output: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if existed:
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise UsageError(f"{path}: cannot write the output: {exc.strerror or exc}") from exc
+    verb = "replaced" if existed else "wrote"
+    log.info("output.written", f"{verb} {path}", path=str(path), replaced=existed)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
