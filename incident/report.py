@@ -33,6 +33,21 @@ class Window(_Model):
     baseline_end: str | None = None
 
 
+VerdictStatus = Literal["incident", "no-incident", "inconclusive"]
+
+
+class Verdict(_Model):
+    """Whether the data shows an incident and whether its cause can be named: "incident"
+    (one cause stands out), "no-incident" (nothing changed; `root_causes` is empty) or
+    "inconclusive" (something is wrong but the evidence cannot decide; `alternatives`
+    names the candidates still in play, and no headline culprit is given)."""
+
+    status: VerdictStatus = "inconclusive"
+    confidence: float = 0.0
+    reason: str = ""
+    alternatives: list[str] = Field(default_factory=list)
+
+
 class RootCause(_Model):
     service: str
     operation: str | None = None
@@ -229,6 +244,7 @@ class Report(_Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     window: Window = Field(default_factory=Window)
+    verdict: Verdict = Field(default_factory=Verdict)
     root_causes: list[RootCause] = Field(default_factory=list)
     impact: Impact = Field(default_factory=Impact)
     latency_inflation: list[LatencyInflation] = Field(default_factory=list)

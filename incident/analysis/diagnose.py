@@ -27,6 +27,7 @@ from incident.analysis.semconv import (
 )
 from incident.analysis.signals import WindowStats, collect
 from incident.analysis.trees import SpanTable, build
+from incident.analysis.verdict import decide
 from incident.analysis.windows import ChangePoint, find_change, percentile
 from incident.model import Bundle, LogRecord, SpanKind
 from incident.report import (
@@ -79,6 +80,8 @@ class _Run:
         self.inc: WindowStats
         self.base: WindowStats | None = None
         self.ordered: list[Candidate] = []
+        # No candidate stood out, and the causes are the fallback's best guess.
+        self.fell_back = False
 
     # -- windows ----------------------------------------------------------------------
     def split(self) -> None:
@@ -141,6 +144,7 @@ class _Run:
         ] or scored[:1]
         top = top[: self.config.max_root_causes]
         if not top:
+            self.fell_back = True
             top = self.fallback(ordered)
         return top
 
@@ -329,7 +333,9 @@ class _Run:
                 f"{' each time' if n_fail > 1 else ''} ({failures})."
             )
         else:
-            lead = f"New {c.category}" if compared else c.category.capitalize()
+            # "New" only for failures that rose significantly, never for fewer than before.
+            is_new = compared and c.err_new + c.user_new > 0 and c.errors > c.baseline_errors
+            lead = f"New {c.category}" if is_new else c.category.capitalize()
             text = {
                 "saturation": f"Requests queue inside {where} before its database calls "
                 f"(connection pool or worker saturation); it {added}.",
@@ -992,6 +998,14 @@ def diagnose(
     run.split()
     cands = run.causes()
     rep = run.report
+    base = run.base if run.base is not None and run.base.n_traces else None
+    if run.base is not None and base is None:
+        # The change starts where the export starts: nothing before it to compare with.
+        rep.window.baseline = "none"
+    firing = sum(1 for a in bundle.alerts if a.status == "firing")
+    rep.verdict = decide(cands, run.inc, base, fell_back=run.fell_back, alerts_firing=firing)
+    if rep.verdict.status == "no-incident":
+        cands = []  # no culprit on a system at rest
     rep.root_causes = run.root_causes(cands)
     rep.impact, slow = run.impact(cands)
     rep.blast_radius = run.blast(cands, slow)

@@ -1,0 +1,194 @@
+"""The verdict: is there an incident in this data, and can the evidence name its cause?
+
+Decided once, from the ranked candidates and the windows, before any section is written:
+
+- "no-incident": nothing changed that a responder should look at. Against a baseline (a
+  file, or the calm part of the export before a change point): no candidate carries a
+  claim that holds (significantly new failures, a latency rise that explains a real share
+  of the added time, a deploy) and the entry points neither slowed down nor failed more.
+  Without anything to compare with (no change over the whole export): few requests fail
+  and no alert fires.
+- "inconclusive": something is wrong but the evidence cannot pick one cause: the leading
+  candidates are tied, the best is weak, alerts fire while the traces show no change, or
+  requests fail throughout an export that has no calm period to compare with.
+- "incident": one candidate stands out; `confidence` says how far to trust it.
+
+Confidence is a calibrated function of the leading score and its margin over the next
+candidate (see `confidence`), measured on labelled real faults (bench/accuracy.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from incident.analysis.evidence import plural
+from incident.analysis.rank import Candidate
+from incident.analysis.signals import WindowStats
+from incident.report import Verdict
+
+# The best candidate must lead the next by this factor, else they are tied.
+TIE_RATIO = 0.8
+# Below this score no candidate is worth a headline.
+WEAK_SCORE = 0.1
+# Failing requests, without anything to compare with, past which the export cannot be a
+# system at rest whatever its history (steady background errors stay well below it).
+STEADY_FAILURE_RATE = 0.5
+MIN_REQUESTS = 20
+# How far an entry point's latency or failure rate must move to be a change.
+LATENCY_RISE = 1.25
+Z_SIGNIFICANT = 3.0
+ALTERNATIVES = 3
+
+
+@dataclass(frozen=True)
+class Shift:
+    """How the requests as a whole moved from the baseline to the incident window."""
+
+    slower: bool
+    failing_more: bool
+    text: str
+
+
+def entry_shift(inc: WindowStats, base: WindowStats | None) -> Shift:
+    """Did the entry points get slower or fail more, beyond chance?"""
+    if base is None or not base.n_traces or not inc.n_traces:
+        return Shift(False, False, "")
+    table, btable = inc.table, base.table
+    now = [table.end[table.roots[k]] - table.start[table.roots[k]] for k in inc.traces]
+    before = [btable.end[btable.roots[k]] - btable.start[btable.roots[k]] for k in base.traces]
+    slower = False
+    parts: list[str] = []
+    if len(now) >= 5 and len(before) >= 5:
+        m1, m0 = sum(now) / len(now), sum(before) / len(before)
+        var0 = sum((x - m0) ** 2 for x in before) / max(1, len(before) - 1)
+        var1 = sum((x - m1) ** 2 for x in now) / max(1, len(now) - 1)
+        se = math.sqrt(var0 / len(before) + var1 / len(now)) or 1.0
+        if m0 > 0 and m1 >= LATENCY_RISE * m0 and (m1 - m0) / se >= Z_SIGNIFICANT:
+            slower = True
+            parts.append(f"requests took {m1 / m0:.1f}x as long on average")
+    f1, f0 = inc.failed_traces, base.failed_traces
+    n1, n0 = inc.n_traces, base.n_traces
+    p1, p0 = f1 / n1, f0 / n0
+    pooled = (f1 + f0) / (n1 + n0)
+    se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / n1 + 1 / n0))
+    failing = p1 - p0 >= 0.01 and (p1 - p0) / se >= Z_SIGNIFICANT and f1 >= 3
+    if failing:
+        parts.append(f"{f1} of {n1} requests failed ({p1:.0%}, was {p0:.0%} of {n0})")
+    return Shift(slower, failing, "; ".join(parts))
+
+
+def holds(c: Candidate) -> bool:
+    """Does the candidate carry a claim that survives the evidence bar?"""
+    return bool(
+        c.err_new + c.user_new > 0 or c.kind == "deploy" or c.latency_claim_holds or c.symptom_of
+    )
+
+
+def confidence(top: Candidate, runner_up: Candidate | None) -> float:
+    """How far to trust the leading candidate: its score, discounted when the next one is
+    close. A monotone map, so ranking by confidence ranks by evidence."""
+    margin = 1.0 - (runner_up.score / top.score if runner_up and top.score > 0 else 0.0)
+    return round(max(0.05, min(0.95, top.score * (0.5 + 0.5 * margin))), 2)
+
+
+def _alternative(c: Candidate) -> str:
+    fact = c.facts[0] if c.facts else f"score {c.score:.2f}"
+    return f"{c.component}: {fact}"
+
+
+def decide(
+    causes: list[Candidate],
+    inc: WindowStats,
+    base: WindowStats | None,
+    *,
+    fell_back: bool,
+    alerts_firing: int,
+) -> Verdict:
+    """The verdict for these ranked causes (best first) and windows."""
+    shift = entry_shift(inc, base)
+    # A claim that holds but adds almost nothing (a few ms of a noisy hop) is no incident.
+    strong = [c for c in causes if holds(c) and c.score >= WEAK_SCORE] if not fell_back else []
+    firing = f"{alerts_firing} alert{'s' if alerts_firing != 1 else ''} firing"
+    if base is None:
+        n = inc.n_traces
+        rate = inc.failed_traces / n if n else 0.0
+        if n >= MIN_REQUESTS and rate >= STEADY_FAILURE_RATE:
+            return Verdict(
+                status="inconclusive",
+                confidence=0.0,
+                reason=(
+                    f"{inc.failed_traces} of {n} requests failed throughout the export and "
+                    "there is no calm period or baseline to compare with, so the cause "
+                    "cannot be told from the background"
+                ),
+                alternatives=[_alternative(c) for c in causes[:ALTERNATIVES]],
+            )
+        if alerts_firing:
+            return Verdict(
+                status="inconclusive",
+                reason=(
+                    f"{firing}, but the traces show no change over the export and there "
+                    "is no baseline to compare with"
+                ),
+                alternatives=[_alternative(c) for c in causes[:ALTERNATIVES]],
+            )
+        failing = sum(o.errors for o in inc.origins.values())
+        if n < MIN_REQUESTS and failing:
+            return Verdict(
+                status="inconclusive",
+                reason=(
+                    f"{plural(failing, 'failure')} in {plural(n, 'request')}: too few "
+                    "requests to tell an incident from normal behaviour, and no baseline "
+                    "to compare with"
+                ),
+                alternatives=[_alternative(c) for c in causes[:ALTERNATIVES]],
+            )
+        steady = f", {inc.failed_traces} failed at a steady rate" if inc.failed_traces else ""
+        return Verdict(
+            status="no-incident",
+            confidence=0.6 if n >= MIN_REQUESTS else 0.3,
+            reason=(
+                f"no change in latency or failures across the export ({plural(n, 'request')}"
+                f"{steady}) and no alert firing; a fault present for the whole export would "
+                "need --baseline to show"
+            ),
+        )
+    if not strong:
+        if shift.slower or shift.failing_more or alerts_firing:
+            why = shift.text or firing
+            return Verdict(
+                status="inconclusive",
+                reason=f"{why}, but no single component explains it against the baseline",
+                alternatives=[_alternative(c) for c in causes[:ALTERNATIVES]],
+            )
+        return Verdict(
+            status="no-incident",
+            confidence=0.7 if inc.n_traces >= MIN_REQUESTS else 0.4,
+            reason=(
+                "nothing changed against the baseline: no component fails more, no hop got "
+                "slower by a share worth reading, and the entry points kept their latency and "
+                "failure rate"
+            ),
+        )
+    top = strong[0]
+    runner = next((c for c in strong[1:] if c.component != top.component), None)
+    if runner is not None and runner.score >= TIE_RATIO * top.score:
+        tied = [c for c in strong if c.score >= TIE_RATIO * top.score][:ALTERNATIVES]
+        return Verdict(
+            status="inconclusive",
+            confidence=confidence(top, runner),
+            reason=(
+                f"{len(tied)} candidates explain the change about equally "
+                f"({', '.join(f'{c.component} {c.score:.2f}' for c in tied)}); the evidence "
+                "cannot decide between them"
+            ),
+            alternatives=[_alternative(c) for c in tied],
+        )
+    rest = [c for c in strong[1:] if c.component != top.component][: ALTERNATIVES - 1]
+    return Verdict(
+        status="incident",
+        confidence=confidence(top, runner),
+        reason=f"{top.component} stands out: {top.facts[0] if top.facts else 'highest score'}",
+        alternatives=[_alternative(c) for c in rest],
+    )

@@ -1,0 +1,86 @@
+"""The verdict: a system at rest is "no-incident" with no culprit, a real fault is an
+"incident", and evidence that cannot decide is "inconclusive" with the candidates named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from realfiles import FIXTURES
+
+from incident.analysis import diagnose
+from incident.ingest import load
+from incident.model import Bundle
+from incident.synth import SCENARIOS, generate
+
+NEZHA = FIXTURES / "nezha"
+CALM = {
+    "online-boutique": NEZHA / "construct_data/2022-08-23/trace/17_00_trace.csv.gz",
+    "train-ticket-a": NEZHA / "construct_data/2023-01-30/trace/11_39_trace.csv.gz",
+    "train-ticket-b": NEZHA / "construct_data/2023-01-29/trace/08_50_trace.csv.gz",
+}
+
+
+def _halves(bundle: Bundle) -> tuple[Bundle, Bundle]:
+    """The earlier and the later half of an export, by trace start."""
+    first: dict[str, int] = {}
+    for s in bundle.spans:
+        first[s.trace_id] = min(first.get(s.trace_id, s.start_ns), s.start_ns)
+    cut = sorted(first.values())[len(first) // 2]
+    early = Bundle(spans=[s for s in bundle.spans if first[s.trace_id] < cut])
+    late = Bundle(spans=[s for s in bundle.spans if first[s.trace_id] >= cut])
+    return early, late
+
+
+@pytest.mark.parametrize("kind", SCENARIOS)
+def test_a_healthy_synthetic_export_with_background_errors_is_no_incident(kind: str) -> None:
+    """The fault-free export of every scenario (it carries a steady background error
+    source), alone and its later half against its earlier half."""
+    sc = generate(kind, seed=3, traces=300)
+    alone = diagnose(sc.baseline_bundle())
+    assert alone.verdict.status == "no-incident", alone.verdict
+    assert alone.root_causes == []
+    early, late = _halves(sc.baseline_bundle())
+    against = diagnose(late, early)
+    assert against.verdict.status == "no-incident", against.verdict
+    assert against.root_causes == []
+
+
+@pytest.mark.parametrize("name", sorted(CALM))
+def test_a_fault_free_real_minute_alone_is_no_incident(name: str) -> None:
+    report = diagnose(load([str(CALM[name])]))
+    assert report.verdict.status == "no-incident", report.verdict
+    assert report.root_causes == [] and report.verdict.reason
+
+
+@pytest.mark.parametrize(("now", "before"), [("train-ticket-a", "train-ticket-b")])
+def test_fault_free_real_minutes_against_each_other_are_no_incident(now: str, before: str) -> None:
+    for a, b in ((now, before), (before, now)):
+        report = diagnose(load([str(CALM[a])]), load([str(CALM[b])]))
+        assert report.verdict.status == "no-incident", (a, b, report.verdict)
+        assert report.root_causes == []
+
+
+@pytest.mark.parametrize("kind", SCENARIOS)
+def test_a_synthetic_fault_is_an_incident_naming_the_truth(kind: str) -> None:
+    sc = generate(kind, seed=4, traces=300)
+    for report in (diagnose(sc.bundle()), diagnose(sc.bundle(), sc.baseline_bundle())):
+        assert report.verdict.status == "incident", report.verdict
+        assert report.root_causes[0].service == sc.truth.service
+        assert 0.0 < report.verdict.confidence <= 0.95
+
+
+def test_labelled_real_faults_are_incidents() -> None:
+    report = diagnose(
+        load([str(NEZHA / "rca_data/2022-08-22/trace/05_28_trace.csv.gz")]),
+        load([str(CALM["online-boutique"])]),
+    )
+    assert report.verdict.status == "incident"
+    assert report.root_causes[0].service == "currencyservice"
+
+
+def test_too_few_requests_with_failures_is_inconclusive(tmp_path: Path) -> None:
+    """One real trace with failures and nothing to compare with cannot decide."""
+    report = diagnose(load([str(FIXTURES / "traces" / "messaging-kafka.json")]))
+    assert report.verdict.status == "inconclusive", report.verdict
+    assert "too few" in report.verdict.reason and report.verdict.alternatives
