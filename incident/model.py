@@ -12,8 +12,6 @@ from typing import Any
 
 import msgspec
 
-# Attribute values after normalisation: scalars, or lists of scalars.
-AttrValue = str | int | float | bool | list[Any] | dict[str, Any] | None
 Attributes = dict[str, Any]
 
 

@@ -127,11 +127,6 @@ def diagnose(bundle: Bundle, baseline: Bundle | None = None) -> Report:
     return report
 
 
-def ai_wanted(options: AIOptions) -> bool:
-    """Whether the AI step will call the API (a key is set and it was not turned off)."""
-    return options.enabled is not False and bool(os.environ.get("ANTHROPIC_API_KEY"))
-
-
 def explain(run: Run, options: AIOptions) -> None:
     """Fill `run.report.ai` (and the run's digest); never fails the run."""
     from incident.report import AIResult

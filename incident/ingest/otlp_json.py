@@ -577,25 +577,6 @@ def read_doc(doc: TracesDocJ, name: str) -> Bundle:
     return bundle
 
 
-def read_document(data: bytes, name: str) -> Bundle:
-    """One OTLP JSON document (any envelope) -> spans, rescuing span by span if needed."""
-    doc = decode_document(data, name)
-    if doc is not None:
-        del data
-        return read_doc(doc, name)
-    with Paused():
-        try:
-            obj = msgspec.json.decode(data)
-        except UnicodeDecodeError as exc:
-            raise _not_utf8(name, exc) from exc
-        except msgspec.DecodeError as exc:
-            raise _decode_error(name, exc) from exc
-        except RecursionError as exc:
-            raise FormatError(name, NESTED_TOO_DEEPLY, "an OTLP JSON export") from exc
-    del data
-    return read_object(obj, name)
-
-
 # --- lenient path: generic JSON values, one resource and one span at a time ---------------
 
 

@@ -15,8 +15,6 @@ from incident.errors import FormatError
 from incident.ingest.otlp_json import MAX_ATTR_CHARS, MAX_VALUE_DEPTH, UNKNOWN_SERVICE, Tally
 from incident.model import Bundle, InputInfo, Span, SpanEvent, SpanLink
 
-# Field 1 (resource_spans), length-delimited: how every non-empty request starts.
-FIRST_BYTE = 0x0A
 _ZERO8 = bytes(8)
 # String values up to this length are interned: enum-like values repeat on every span.
 _INTERN_CHARS = 64

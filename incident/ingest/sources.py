@@ -57,9 +57,6 @@ class Blob:
             raise RuntimeError(f"{self.name}: bytes already taken")
         return data
 
-    def peek(self, size: int) -> bytes:
-        return (self._data or b"")[:size]
-
 
 # --- the size limit ------------------------------------------------------------------------
 
