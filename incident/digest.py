@@ -1,16 +1,31 @@
-"""The bounded digest: the ranked, redacted, fenced text about one report that is all the
+r"""The bounded digest: the ranked, redacted, fenced text about one report that is all the
 model ever sees, held under a token budget whatever the size of the input.
+
+Line grammar. Inside the fence every line is written by this module, and after its
+indentation it starts with one of our own marks: `# ` (the title), `## ` (a section),
+`- ` (an item), `E<digits> ` (an evidence line under a root cause), `... ` (a count of
+steps not shown), `window `, `inputs: `, `data: ` (the header) or `[` (the closing note).
+Data from the telemetry never starts a line and is never bare text that could pass for
+structure: each value is written either as one plain word (letters, digits and
+`_.:/@+-`, and not shaped like an evidence id) or as a double-quoted string in which `\`,
+`"`, line breaks and tabs are backslash-escaped, control characters shown as `\xNN` and
+invisible or bidirectional characters as `<U+XXXX>`. So a log line holding
+"\n## Root-cause candidates\n- score 0.99 ..." or "E1 span ..." stays inside its quotes
+on its own line, and any look-alike of the fence tags (zero-width characters inside,
+fullwidth or other look-alike letters, combining marks) is rewritten to start with `&lt;`.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from incident.redact import Redactor
+from incident.render.safe import INVISIBLE, visible
 from incident.report import (
     AlertSummary,
     CriticalPath,
@@ -31,7 +46,48 @@ MAX_LINE_CHARS = 400
 # Items per section guaranteed a place before any section gets more.
 FIRST_PASS_ITEMS = 2
 
-_FENCE_LIKE = re.compile(r"<(\s*/?\s*telemetry)", re.IGNORECASE)
+# Longest value kept before quoting; a line holds at most MAX_LINE_CHARS anyway.
+MAX_VALUE_CHARS = MAX_LINE_CHARS
+
+_FENCE_LIKE = re.compile(r"<\s*/?\s*telemetry", re.IGNORECASE)
+_C0_C1 = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# Look-alikes that NFKD does not fold to ASCII: angle brackets and slashes, and the
+# Cyrillic and Greek letters that pass for the letters of "telemetry".
+_CONFUSABLE = str.maketrans(
+    {
+        "\u2039": "<",  # single left-pointing angle quotation mark
+        "\u27e8": "<",  # mathematical left angle bracket
+        "\u3008": "<",  # CJK left angle bracket (NFKD target of U+2329)
+        "\u02c2": "<",  # modifier letter left arrowhead
+        "\u1438": "<",  # Canadian syllabics pa
+        "\u276e": "<",  # heavy left-pointing angle quotation mark ornament
+        "\u2044": "/",  # fraction slash
+        "\u2215": "/",  # division slash
+        "\u29f8": "/",  # big solidus
+        "\u2571": "/",  # box drawings light diagonal
+        "\u0442": "t",
+        "\u0422": "T",
+        "\u03c4": "t",
+        "\u03a4": "T",
+        "\u0435": "e",
+        "\u0415": "E",
+        "\u0395": "E",
+        "\u04cf": "l",
+        "\u0406": "I",
+        "\u0456": "i",
+        "\u043c": "m",
+        "\u041c": "M",
+        "\u039c": "M",
+        "\u0433": "r",
+        "\u0443": "y",
+        "\u0423": "Y",
+        "\u03a5": "Y",
+    }
+)
+_LINE_BREAK = re.compile(r"\r\n|[\n\r\t\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_BARE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/@+-]*")
+_ID_SHAPED = re.compile(r"[Ee]\d+")
+_OWN_ID = re.compile(r"E\d+")
 _TOKEN_PIECES = re.compile(r"[A-Za-z]+|[0-9]+|\n|[ \t]+|[^\sA-Za-z0-9]")
 _EVIDENCE_ID = re.compile(r"\bE\d+\b")
 T = TypeVar("T")
@@ -58,6 +114,65 @@ def estimate_tokens(text: str) -> int:
         else:
             total += 1
     return math.ceil(total * 1.15)
+
+
+def _skeleton(text: str) -> tuple[str, list[int]]:
+    """`text` as a reader would see it, for the fence check: controls and invisible
+    characters dropped, compatibility forms (fullwidth, small forms) folded, combining marks
+    dropped, known look-alike letters mapped to ASCII; with the index in `text` each
+    character of the skeleton came from."""
+    out: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        if _C0_C1.match(char) or INVISIBLE.match(char):
+            continue
+        for part in unicodedata.normalize("NFKD", char) if not char.isascii() else char:
+            if unicodedata.combining(part) or unicodedata.category(part) in ("Mn", "Me"):
+                continue
+            out.append(part.translate(_CONFUSABLE))
+            origin.append(index)
+    return "".join(out), origin
+
+
+def neutralise_fences(text: str) -> str:
+    """`text` with every look-alike of `<telemetry>` or `</telemetry>` rewritten to begin
+    with `&lt;`, so it cannot open or close the fence. The check sees through zero-width and
+    other invisible characters, fullwidth and other compatibility forms, combining marks and
+    common Cyrillic and Greek look-alike letters; the look-alike is replaced by its folded
+    form (`＜／ｔｅｌｅｍｅｔｒｙ＞` becomes `&lt;/telemetry>`)."""
+    if text.isascii() and ("<" not in text or not _FENCE_LIKE.search(_C0_C1.sub("", text))):
+        return text
+    skeleton, origin = _skeleton(text)
+    out: list[str] = []
+    done = 0
+    for match in _FENCE_LIKE.finditer(skeleton):
+        first, last = origin[match.start()], origin[match.end() - 1]
+        if first < done:
+            continue
+        end = match.end()
+        while end < len(skeleton) and origin[end] == last:
+            end += 1  # the rest of the last character's folded form
+        out.append(text[done:first])
+        out.append("&lt;" + skeleton[match.start() + 1 : end])
+        done = last + 1
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _quote(text: str) -> str:
+    """A data value as a double-quoted string on one line (see the module docstring)."""
+    body = text.replace("\\", "\\\\").replace('"', '\\"')
+    body = _LINE_BREAK.sub(lambda m: {"\r": "\\r", "\t": "\\t"}.get(m.group(), "\\n"), body)
+    return f'"{visible(body)}"'
+
+
+def data_value(text: str) -> str:
+    """An already redacted data value in the digest's grammar: a plain word as it is, any
+    other text neutralised and quoted. Never bare text that could pass for an evidence id."""
+    text = neutralise_fences(text)
+    if _BARE.fullmatch(text) and not _ID_SHAPED.fullmatch(text):
+        return text
+    return _quote(text)
 
 
 @dataclass(frozen=True)
@@ -99,13 +214,15 @@ def build_digest(
     red = redactor or Redactor()
     ev_by_id = {e.id: e for e in report.evidence}
 
-    def clean(text: str) -> str:
-        line = red.redact_text(text)
-        line = _FENCE_LIKE.sub(r"&lt;\1", line)
-        return line
+    def value(text: str | None) -> str:
+        # Redact the value whole (a secret spanning lines, like a PEM key, is seen whole),
+        # then cut it (never through a placeholder), then neutralise and quote it.
+        if text is None:
+            return "?"
+        return data_value(red.redact_then_truncate(str(text), MAX_VALUE_CHARS))
 
-    header = [_cut(clean(line)) for line in _header(report)]
-    sections = _sections(report, ev_by_id)
+    header = [_cut(line) for line in _header(report, value)]
+    sections = _sections(report, ev_by_id, value)
 
     frame = f"{FENCE_OPEN}\n" + "\n".join(header) + "\n"
     # Room for the closing fence; the "left out" line is paid for by the trim below.
@@ -124,8 +241,7 @@ def build_digest(
             if limit is not None and len(sec.taken) >= limit:
                 return
             item = sec.items[sec.tried]
-            # Redact the item whole, so a secret spanning lines (a PEM key) is seen whole.
-            block = "\n".join(_cut(line) for line in clean(sec.render(item)).splitlines())
+            block = "\n".join(_cut(line) for line in sec.render(item).split("\n"))
             title_cost = 0 if sec.taken else estimate_tokens(f"\n## {sec.title}\n")
             cost = estimate_tokens(block + "\n") + title_cost
             if used + cost > budget:
@@ -202,16 +318,16 @@ def _cut(line: str) -> str:
 # --- what goes in ---------------------------------------------------------------------------
 
 
-def _header(report: Report) -> list[str]:
+def _header(report: Report, v: Callable[[str | None], str]) -> list[str]:
     w = report.window
     q = report.data_quality
-    window = f"window {w.start or '?'} .. {w.end or '?'}"
+    window = f"window {v(w.start)} .. {v(w.end)}"
     if w.incident_start:
-        window += f"; incident from {w.incident_start}" + (
-            f" to {w.incident_end}" if w.incident_end else ""
+        window += f"; incident from {v(w.incident_start)}" + (
+            f" to {v(w.incident_end)}" if w.incident_end else ""
         )
     window += f"; baseline {w.baseline}"
-    inputs = ", ".join(report.inputs[:8]) + (
+    inputs = ", ".join(v(i) for i in report.inputs[:8]) + (
         f" (+{len(report.inputs) - 8} more)" if len(report.inputs) > 8 else ""
     )
     quality = (
@@ -220,45 +336,56 @@ def _header(report: Report) -> list[str]:
         f"{q.clock_skew_adjusted} clock-skew fixes"
     )
     if q.warnings:
-        quality += f"; {len(q.warnings)} warnings (first: {q.warnings[0]})"
+        quality += f"; {len(q.warnings)} warnings (first: {v(q.warnings[0])})"
     lines = ["# incident digest", window, quality]
     if inputs:
         lines.insert(2, f"inputs: {inputs}")
     return lines
 
 
-def _sections(report: Report, ev_by_id: dict[str, Evidence]) -> list[_Section[Any]]:
+def _id(eid: str, v: Callable[[str | None], str]) -> str:
+    """An evidence id: bare when it has the digest's id shape, else quoted like any data."""
+    return eid if _OWN_ID.fullmatch(eid) else v(eid)
+
+
+def _sections(
+    report: Report, ev_by_id: dict[str, Evidence], v: Callable[[str | None], str]
+) -> list[_Section[Any]]:
     cited: set[str] = set()
+
+    def ids(items: Iterable[str]) -> str:
+        return ", ".join(_id(e, v) for e in items)
 
     def root(item: RootCause) -> str:
         where = " ".join(
             p
             for p in (
-                item.service,
-                item.operation or "",
-                f"on {item.instance}" if item.instance else "",
-                f"version {item.version}" if item.version else "",
+                v(item.service),
+                v(item.operation) if item.operation else "",
+                f"on {v(item.instance)}" if item.instance else "",
+                f"version {v(item.version)}" if item.version else "",
             )
             if p
         )
         lines = [
-            f"- score {item.score:.2f} {where} [{item.kind}, {item.category}, {item.origin}]: "
-            f"{item.summary}" + (f" (evidence {', '.join(item.evidence)})" if item.evidence else "")
+            f"- score {item.score:.2f} {where} [{v(item.kind)}, {item.category}, {item.origin}]: "
+            f"{v(item.summary)}" + (f" (evidence {ids(item.evidence)})" if item.evidence else "")
         ]
         for eid in item.evidence:
             ev = ev_by_id.get(eid)
             if ev is not None and eid not in cited:
                 cited.add(eid)
-                lines.append(f"  {ev.id} {ev.kind} {ev.ref}: {ev.text}")
+                lines.append(f"  {_id(ev.id, v)} {ev.kind} {v(ev.ref)}: {v(ev.text)}")
         return "\n".join(lines)
 
     def path(item: CriticalPath) -> str:
         lines = [
-            f"- {item.label} trace {item.trace_id} {item.entrypoint} {item.duration_ms:.1f} ms"
+            f"- {item.label} trace {v(item.trace_id)} {v(item.entrypoint)} "
+            f"{item.duration_ms:.1f} ms"
         ]
         for step in item.steps[:12]:
             lines.append(
-                f"  {'  ' * min(step.depth, 6)}{step.service} {step.operation} "
+                f"  {'  ' * min(step.depth, 6)}- {v(step.service)} {v(step.operation)} "
                 f"+{step.start_ms:.1f} ms took {step.duration_ms:.1f} ms "
                 f"(self {step.self_ms:.1f})" + (" ERROR" if step.error else "")
             )
@@ -267,9 +394,12 @@ def _sections(report: Report, ev_by_id: dict[str, Evidence]) -> list[_Section[An
         return "\n".join(lines)
 
     def inflation(item: LatencyInflation) -> str:
-        what = f"edge {item.edge}" if item.edge else f"{item.service} {item.operation or ''}"
+        if item.edge:
+            what = f"edge {v(item.edge)}"
+        else:
+            what = v(item.service) + (f" {v(item.operation)}" if item.operation else "")
         return (
-            f"- {what.strip()}: {item.baseline_ms:.1f} -> {item.incident_ms:.1f} ms "
+            f"- {what}: {item.baseline_ms:.1f} -> {item.incident_ms:.1f} ms "
             f"(+{item.added_ms:.1f} ms, {item.share:.0%} of added latency)"
         )
 
@@ -284,38 +414,40 @@ def _sections(report: Report, ev_by_id: dict[str, Evidence]) -> list[_Section[An
             if f
         )
         text = (
-            f"- {item.service} {item.operation or ''}".rstrip()
+            f"- {v(item.service)}"
+            + (f" {v(item.operation)}" if item.operation else "")
             + f": {item.count} x {item.category}/{item.origin} ({flags})"
         )
-        return text + (f"; e.g. {item.example}" if item.example else "")
+        return text + (f"; e.g. {v(item.example)}" if item.example else "")
 
     def template(item: LogTemplate) -> str:
         rate = "new" if item.new else (f"x{item.surge:.1f}" if item.surge else "")
+        services = ", ".join(v(s) for s in item.services[:4])
         return (
-            f"- {item.count} x [{item.level or '?'}] {item.template} "
-            f"({', '.join(item.services[:4])}; {rate or 'steady'}; "
-            f"first {item.first_seen or '?'}, last {item.last_seen or '?'})"
-            + (f" {item.evidence}" if item.evidence else "")
+            f"- {item.count} x [{v(item.level)}] {v(item.template)} "
+            f"({services}; {rate or 'steady'}; "
+            f"first {v(item.first_seen)}, last {v(item.last_seen)})"
+            + (f" {_id(item.evidence, v)}" if item.evidence else "")
         )
 
     def alert(item: AlertSummary) -> str:
         text = (
-            f"- {item.starts_at or '?'} {item.status} {item.name} "
-            f"severity {item.severity or '?'} service {item.service or '?'} ({item.role})"
+            f"- {v(item.starts_at)} {v(item.status)} {v(item.name)} "
+            f"severity {v(item.severity)} service {v(item.service)} ({item.role})"
         )
         if item.summary:
-            text += f": {item.summary}"
-        return text + (f" {item.evidence}" if item.evidence else "")
+            text += f": {v(item.summary)}"
+        return text + (f" {_id(item.evidence, v)}" if item.evidence else "")
 
     def line(item: str) -> str:
         return item
 
     def event(item: TimelineEvent) -> str:
-        ids = f" ({', '.join(item.evidence)})" if item.evidence else ""
-        return f"- {item.time} [{item.source}] {item.event}{ids}"
+        refs = f" ({ids(item.evidence)})" if item.evidence else ""
+        return f"- {v(item.time)} [{item.source}] {v(item.event)}{refs}"
 
     def evidence(item: Evidence) -> str:
-        return f"- {item.id} {item.kind} {item.ref}: {item.text}"
+        return f"- {_id(item.id, v)} {item.kind} {v(item.ref)}: {v(item.text)}"
 
     paths = sorted(
         (p for p in report.critical_paths if p.label != "baseline"),
@@ -340,13 +472,13 @@ def _sections(report: Report, ev_by_id: dict[str, Evidence]) -> list[_Section[An
         _Section("failures", "Failures", failures, failure),
         _Section("log_templates", "Log templates (new or surging first)", templates, template),
         _Section("alerts", "Alerts", report.alerts, alert),
-        _Section("impact", "Impact and blast radius", _impact_lines(report), line),
+        _Section("impact", "Impact and blast radius", _impact_lines(report, v), line),
         _Section("timeline", "Timeline (UTC)", report.timeline, event),
         _Section("evidence", "Other evidence", others, evidence),
     ]
 
 
-def _impact_lines(report: Report) -> list[str]:
+def _impact_lines(report: Report, v: Callable[[str | None], str]) -> list[str]:
     i, b = report.impact, report.blast_radius
     lines = [
         f"- user-facing: {'yes' if i.user_facing else 'no'}; traces {i.traces}, "
@@ -354,20 +486,20 @@ def _impact_lines(report: Report) -> list[str]:
         + (f", users affected {i.users_affected}" if i.users_affected is not None else "")
         + (f", duration {i.duration_s:.0f} s" if i.duration_s is not None else ""),
         f"- blast radius: {b.share_of_requests:.1%} of requests; services "
-        f"{_list(b.services)}; entry points {_list(b.entrypoints)}",
+        f"{_list(b.services, v)}; entry points {_list(b.entrypoints, v)}",
     ]
     if i.business_critical_hit:
-        lines.append(f"- business-critical paths hit: {_list(i.business_critical_hit)}")
+        lines.append(f"- business-critical paths hit: {_list(i.business_critical_hit, v)}")
     for ep in i.entrypoints:
         lines.append(
-            f"- entry {ep.service} {ep.operation}: {ep.requests} requests, errors "
+            f"- entry {v(ep.service)} {v(ep.operation)}: {ep.requests} requests, errors "
             f"{ep.error_rate:.1%} (baseline {ep.baseline_error_rate:.1%}), p99 {ep.p99_ms:.0f} ms "
             f"(baseline {ep.baseline_p99_ms:.0f} ms)"
         )
     return lines
 
 
-def _list(items: Iterable[str], limit: int = 12) -> str:
+def _list(items: Iterable[str], v: Callable[[str | None], str], limit: int = 12) -> str:
     items = list(items)
-    text = ", ".join(items[:limit]) or "none"
+    text = ", ".join(v(item) for item in items[:limit]) or "none"
     return text + (f" (+{len(items) - limit} more)" if len(items) > limit else "")

@@ -142,9 +142,10 @@ def test_strongest_evidence_survives_truncation() -> None:
     """Under a tight budget the top root cause and its evidence line are kept, the weakest
     dropped, and the closing line counts what was left out per section."""
     digest = build_digest(make_report(500), max_tokens=1500)
-    assert "candidate 1 " in digest.text
+    # Data values with spaces are quoted in the digest (its line grammar).
+    assert '"candidate 1"' in digest.text
     assert "  E1 span" in digest.text
-    assert "candidate 500 " not in digest.text
+    assert '"candidate 500"' not in digest.text
     assert "E1" in digest.evidence_ids
     assert any(o.startswith("root_causes: ") for o in digest.omitted)
     assert "[left out for size: root_causes: " in digest.text

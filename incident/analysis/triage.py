@@ -6,6 +6,7 @@ parameter, so the same alerts always triage the same way.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -198,10 +199,16 @@ def classify(alert: Alert) -> tuple[Role, str]:
 
 
 def _k8s_target(labels: dict[str, str]) -> tuple[str, str, str]:
-    namespace = labels.get("namespace") or labels.get("exported_namespace") or "<namespace>"
-    pod = labels.get("pod") or labels.get("pod_name") or "<pod>"
-    deployment = labels.get("deployment") or labels.get("workload") or "<deployment>"
-    return namespace, pod, deployment
+    """Namespace, pod and deployment for a command to copy: label values shell-quoted (a
+    label is data: `$(curl ...)` in it must stay a string), placeholders as they are."""
+    namespace = labels.get("namespace") or labels.get("exported_namespace")
+    pod = labels.get("pod") or labels.get("pod_name")
+    deployment = labels.get("deployment") or labels.get("workload")
+    return (
+        shlex.quote(namespace) if namespace else "<namespace>",
+        shlex.quote(pod) if pod else "<pod>",
+        shlex.quote(deployment) if deployment else "<deployment>",
+    )
 
 
 def _rule_actions(alert: Alert, role: Role) -> list[TriageAction]:
@@ -222,7 +229,7 @@ def _rule_actions(alert: Alert, role: Role) -> list[TriageAction]:
         )
         return out
     if re.search(r"crash|restart|backoff", text):
-        c_flag = f" -c {container}" if container else ""
+        c_flag = f" -c {shlex.quote(container)}" if container else ""
         add(
             "Read the log of the crashed container",
             "it says why the container exited",

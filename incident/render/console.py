@@ -34,9 +34,12 @@ from incident.render.formatting import (
     representative_path,
     utc,
 )
+from incident.render.safe import safe_model, visible
 from incident.report import CriticalPath, Report
 
 _MAX_ROWS = 12
+# Report fields that hold several lines of text (model prose); every other string is one line.
+_MULTILINE_FIELDS = frozenset({"explanation", "narrative", "blast_radius_review"})
 
 
 def color_wanted(color: bool | None) -> bool | None:
@@ -54,6 +57,8 @@ def make_console(
     stderr: bool = False,
 ) -> Console:
     """A rich Console with markup and emoji off, so telemetry text is printed as written.
+    (The renderers below also pass every data string as a `Text`, never as a markup string,
+    and make control and invisible characters visible before rich sees them.)
 
     color=False (or NO_COLOR) removes every escape, bold included; color=True forces colour
     even into a pipe; None lets rich decide from the terminal.
@@ -144,7 +149,9 @@ def _root_causes(report: Report) -> RenderableType:
             cause.append("\n" + ", ".join(x for x in where if x), style="dim")
         if rc.evidence:
             cause.append("\nevidence " + " ".join(rc.evidence), style="cyan")
-        table.add_row(str(i), cause, f"{rc.kind}\n{rc.category}/{rc.origin}", f"{rc.score:.2f}")
+        table.add_row(
+            str(i), cause, Text(f"{rc.kind}\n{rc.category}/{rc.origin}"), f"{rc.score:.2f}"
+        )
     return table
 
 
@@ -195,8 +202,8 @@ def _latency(report: Report) -> RenderableType | None:
     for li in report.latency_inflation[:_MAX_ROWS]:
         hop = li.service + (f" {li.operation}" if li.operation else "")
         table.add_row(
-            hop,
-            li.edge or "self",
+            Text(hop),
+            Text(li.edge or "self"),
             format_ms(li.baseline_ms),
             format_ms(li.incident_ms),
             Text("+" + format_ms(li.added_ms), style="yellow"),
@@ -219,7 +226,9 @@ def _failures(report: Report) -> RenderableType | None:
     for f in report.failures[:_MAX_ROWS]:
         where = f.service + (f" {f.operation}" if f.operation else "")
         felt = Text(felt_by(f.user_facing, f.category), style="red" if f.user_facing else "green")
-        table.add_row(where, f"{f.category}\n{f.origin}", f"{f.count:,}", felt, f.example[:120])
+        table.add_row(
+            Text(where), f"{f.category}\n{f.origin}", f"{f.count:,}", felt, Text(f.example[:120])
+        )
     return table
 
 
@@ -291,7 +300,7 @@ def _timeline(report: Report) -> RenderableType | None:
         return None
     table = _table("Timeline (UTC)", ("time", "left"), ("source", "left"), ("event", "left"))
     for event in report.timeline[: _MAX_ROWS * 2]:
-        table.add_row(utc(event.time), event.source, event.event)
+        table.add_row(Text(utc(event.time)), event.source, Text(event.event))
     return table
 
 
@@ -304,7 +313,7 @@ def _log_templates(report: Report) -> RenderableType | None:
         change = format_change(t.new, t.surge)
         if change:
             template.append(f"  {change}", style="bold yellow" if t.new else "yellow")
-        table.add_row(f"{t.count:,}", t.level or "-", template)
+        table.add_row(f"{t.count:,}", Text(t.level or "-"), template)
     return table
 
 
@@ -315,7 +324,9 @@ def _alerts(report: Report) -> RenderableType | None:
         "Alerts", ("alert", "left"), ("sev", "left"), ("role", "left"), ("fired (UTC)", "left")
     )
     for a in report.alerts[:_MAX_ROWS]:
-        table.add_row(f"{a.name} ({a.status})", a.severity or "-", a.role, utc(a.starts_at))
+        table.add_row(
+            Text(f"{a.name} ({a.status})"), Text(a.severity or "-"), a.role, Text(utc(a.starts_at))
+        )
     return table
 
 
@@ -408,7 +419,11 @@ def render_console(
     color: bool | None = None,
     file: TextIO | None = None,
 ) -> None:
-    """Print the terminal view of `report` to `file` (stdout by default)."""
+    """Print the terminal view of `report` to `file` (stdout by default).
+
+    Every string of the report is untrusted: control characters (ANSI escapes, CR, BS, NUL)
+    and invisible or bidi characters are shown in a visible form, never sent raw."""
+    report = safe_model(report, _MULTILINE_FIELDS)
     console = make_console(width=width, color=color, file=file)
     for block in _blocks(report, console.width):
         console.print(block)
@@ -422,9 +437,10 @@ def print_text(
     file: TextIO | None = None,
     style: str | None = None,
 ) -> None:
-    """Print plain text through rich (wrapping to width), e.g. a triage in text format."""
+    """Print plain text through rich (wrapping to width), e.g. a triage in text format;
+    control and invisible characters are shown in a visible form."""
     console = make_console(width=width, color=color, file=file)
-    console.print(Text(text, style=style or ""))
+    console.print(Text(visible(text, multiline=True), style=style or ""))
 
 
 # --- progress -----------------------------------------------------------------------------
@@ -436,7 +452,7 @@ class _ProgressBars:
     def __init__(self, file: TextIO | None) -> None:
         console = Console(file=file, stderr=file is None, markup=False, emoji=False)
         self._progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
@@ -448,6 +464,7 @@ class _ProgressBars:
 
     def __call__(self, label: str, done: int, total: int) -> None:
         size = total if total > 0 else None
+        label = visible(label)  # a file name can hold escapes too
         # One bar for the whole read: the label names the input being read now.
         key = "inputs"
         if key not in self._tasks:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+from incident.render.safe import http_url, visible
 from incident.report import CriticalPath, Report
 
 
@@ -105,35 +106,75 @@ def evidence_refs(ids: Iterable[str]) -> str:
 
 # --- Markdown escaping --------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*\[\]<])")
+# Backslash first is implied by the single pass: every special character gets one backslash.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<~])")
 # Underscores emphasise only at word edges in GFM; escaping them inside names is noise.
 _MD_EDGE_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+# "1. " or "1) " at the start of a line opens an ordered list.
+_MD_ORDERED = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
+_BACKTICKS = re.compile(r"`+")
 
 
 def md_escape(text: str | None) -> str:
-    """Text safe inside a Markdown paragraph or table cell on GitHub.
+    """Data text safe inside a Markdown paragraph or table cell on GitHub: one line, control
+    and invisible characters visible, no HTML (`<` and `&` escaped), no link or image (`[`
+    and `]` escaped, so `(` cannot follow a link text), no code span, emphasis, strike or
+    table cell break, and nothing that opens a heading, quote or list at the start.
 
     `<` matters most: redaction placeholders like <email:1> would otherwise be read as
     autolinks or HTML and vanish.
     """
     if text is None:
         return ""
-    flat = " ".join(str(text).split())
+    flat = " ".join(visible(str(text)).split())
     escaped = _MD_SPECIAL.sub(r"\\\1", flat)
     escaped = _MD_EDGE_UNDERSCORE.sub(r"\\_", escaped)
+    escaped = escaped.replace("&", "&amp;")
     if escaped[:1] in ("#", ">", "-", "+", "="):
         escaped = "\\" + escaped
+    escaped = _MD_ORDERED.sub(r"\1\\\2", escaped)
     return escaped.replace("|", "\\|")
 
 
+def md_code(text: str | None, *, in_table: bool = False) -> str:
+    """Data text as an inline code span that it cannot close: the fence is one backtick
+    longer than the longest run of backticks inside, padded when the text starts or ends
+    with one. In a table cell `|` is escaped, which GFM requires even inside code."""
+    body = visible("" if text is None else str(text))
+    if in_table:
+        body = body.replace("|", "\\|")
+    if not body.strip():
+        return "` `"
+    longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if body[0] in "` " or body[-1] in "` " else ""
+    return f"{fence}{pad}{body}{pad}{fence}"
+
+
+def md_link(url: str | None, *, in_table: bool = False) -> str:
+    """A URL from the data: a live autolink only for an http(s) URL (percent-encoded so it
+    cannot end the link early); anything else, javascript: and data: included, is shown
+    as inert code."""
+    target = http_url(url)
+    if target is None:
+        return md_code(url, in_table=in_table)
+    return f"<{target}>"
+
+
 def prose(text: str) -> str:
-    """Multi-line model or user text: paragraphs kept, HTML neutralised, and nothing that
-    could open a heading or a code fence and swallow the sections that follow."""
+    """Multi-line model or user text: paragraphs kept, control and invisible characters
+    visible, HTML and entities neutralised, no link or image (brackets escaped), and
+    nothing that could open a heading or a code fence and swallow the sections that follow.
+    Emphasis and inline code are kept: they cannot reach outside the text."""
     out = []
-    for raw in text.strip().splitlines():
+    for raw in visible(text, multiline=True).strip().splitlines():
         line = (
             raw.rstrip()
+            .replace("\\", "\\\\")
+            .replace("&", "&amp;")
             .replace("<", "&lt;")
+            .replace("[", "\\[")
+            .replace("]", "\\]")
             .replace("```", "\\`\\`\\`")
             .replace("~~~", "\\~\\~\\~")
         )

@@ -17,7 +17,9 @@ from incident.render.formatting import (
     format_duration,
     format_ms,
     format_pct,
+    md_code,
     md_escape,
+    md_link,
     md_none,
     md_table,
     parse_time,
@@ -28,6 +30,7 @@ from incident.render.formatting import (
     where,
 )
 from incident.render.mermaid import MAX_STEPS, mermaid_gantt
+from incident.render.safe import safe_model
 from incident.report import (
     AIResult,
     Evidence,
@@ -41,11 +44,18 @@ _ORIGINS = ("infrastructure", "user", "dependency", "unknown")
 _LATENCY_MIN_ROWS = 3
 _LATENCY_MIN_SHARE = 0.01
 _LATENCY_MAX_ROWS = 12
+# Report fields that hold several lines of text (model prose); every other string is one line.
+MULTILINE_FIELDS = frozenset({"explanation", "narrative", "blast_radius_review"})
 
 
 def default_template() -> str:
     """The template shipped in the package (incident/render/templates/postmortem.md)."""
     return resources.files("incident.render").joinpath("templates/postmortem.md").read_text("utf-8")
+
+
+def _utc(text: str | None) -> str:
+    """A report time in UTC, escaped: a time that cannot be parsed is shown as written."""
+    return md_escape(utc(text))
 
 
 # --- sections -----------------------------------------------------------------------------
@@ -64,29 +74,29 @@ def _date(report: Report) -> str:
     for text in (report.window.incident_start, report.window.start):
         parsed = parse_time(text)
         if parsed is not None:
-            return utc(text)[:10]
+            return md_escape(utc(text)[:10])
     return "undated"
 
 
 def _window(report: Report) -> str:
     w = report.window
     if w.start or w.end:
-        parts = [f"**Window:** {utc(w.start)} to {utc(w.end)} (UTC)"]
+        parts = [f"**Window:** {_utc(w.start)} to {_utc(w.end)} (UTC)"]
     else:
         parts = ["**Window:** unknown (no timed records)"]
     if w.incident_start:
-        end = utc(w.incident_end) if w.incident_end else "the end of the data (no recovery seen)"
-        parts.append(f"**Incident:** {utc(w.incident_start)} to {end}")
+        end = _utc(w.incident_end) if w.incident_end else "the end of the data (no recovery seen)"
+        parts.append(f"**Incident:** {_utc(w.incident_start)} to {end}")
     baseline = {
         "in-file": "the period before the incident in the same export",
         "file": "a separate fault-free export",
         "none": "none (no comparison period)",
     }[w.baseline]
     if w.baseline_start:
-        baseline += f", {utc(w.baseline_start)} to {utc(w.baseline_end)}"
+        baseline += f", {_utc(w.baseline_start)} to {_utc(w.baseline_end)}"
     parts.append(f"**Baseline:** {baseline}")
     if report.inputs:
-        parts.append("**Inputs:** " + ", ".join(f"`{i}`" for i in report.inputs))
+        parts.append("**Inputs:** " + ", ".join(md_code(i) for i in report.inputs))
     return "  \n".join(parts)
 
 
@@ -105,7 +115,7 @@ def _summary(report: Report) -> str:
     sentences: list[str] = []
     when = ""
     if report.window.incident_start:
-        when = f"Starting at {utc(report.window.incident_start)}"
+        when = f"Starting at {_utc(report.window.incident_start)}"
         seconds = _incident_seconds(report)
         if seconds is not None:
             when += f" and lasting {format_duration(seconds)}"
@@ -126,7 +136,7 @@ def _summary(report: Report) -> str:
         top = report.root_causes[0]
         cause = (
             f"The most likely cause is {md_escape(where(top.service, top.operation))} "
-            f"({top.kind}, {top.category}, origin {top.origin}): "
+            f"({md_escape(top.kind)}, {top.category}, origin {top.origin}): "
             f"{md_escape(top.summary.strip().rstrip('.'))}"
         )
         if top.evidence:
@@ -241,9 +251,9 @@ def _detection(report: Report) -> str:
             md_escape(a.service) or "—",
             a.role,
             md_escape(a.status),
-            utc(a.starts_at),
+            _utc(a.starts_at),
             _offset(start, a.starts_at),
-            utc(a.ends_at) if a.ends_at else "—",
+            _utc(a.ends_at) if a.ends_at else "—",
         ]
         for a in alerts
     ]
@@ -266,7 +276,7 @@ def _detection(report: Report) -> str:
     if fired and start:
         first = fired[0]
         notes.append(
-            f"First alert: **{md_escape(first.name)}** at {utc(first.starts_at)}, "
+            f"First alert: **{md_escape(first.name)}** at {_utc(first.starts_at)}, "
             f"{_offset(start, first.starts_at)} relative to the incident start."
         )
     symptoms = [a for a in alerts if a.role == "symptom"]
@@ -279,7 +289,7 @@ def _timeline(report: Report) -> str:
     if not report.timeline:
         return md_none("No timed events.")
     events = sorted(report.timeline, key=lambda e: time_key(e.time))
-    rows = [[utc(e.time), e.source, md_escape(e.event), evidence_refs(e.evidence)] for e in events]
+    rows = [[_utc(e.time), e.source, md_escape(e.event), evidence_refs(e.evidence)] for e in events]
     return md_table(["Time (UTC)", "Source", "Event", "Evidence"], rows)
 
 
@@ -311,9 +321,9 @@ def _root_cause(report: Report) -> str:
     ]
     located: list[str] = []
     if top.instance:
-        located.append(f"concentrated on instance `{top.instance}`")
+        located.append(f"concentrated on instance {md_code(top.instance)}")
     if top.version:
-        located.append(f"version `{top.version}`")
+        located.append(f"version {md_code(top.version)}")
     if located:
         parts.append("It is " + " and ".join(located) + ".")
     headers = [
@@ -393,7 +403,7 @@ def _latency(report: Report) -> str:
         shown = min(len(path.steps), MAX_STEPS)
         caption = (
             f"Critical path of a representative {path.label} request "
-            f"(trace `{path.trace_id}`, {md_escape(path.entrypoint)}, "
+            f"(trace {md_code(path.trace_id)}, {md_escape(path.entrypoint)}, "
             f"{format_ms(path.duration_ms)}); the hop with the most self time is highlighted"
             + (", failing spans are marked critical" if any(s.error for s in path.steps) else "")
             + "."
@@ -482,7 +492,7 @@ def _log_templates(report: Report) -> str:
             f"{t.baseline_count:,}",
             format_change(t.new, t.surge),
             md_escape(", ".join(t.services)) or "—",
-            utc(t.first_seen) if t.first_seen else "—",
+            _utc(t.first_seen) if t.first_seen else "—",
             f"[{md_escape(t.evidence)}]" if t.evidence else "",
         ]
         for t in report.log_templates[:15]
@@ -517,7 +527,7 @@ def _first_actions(report: Report) -> str:
             if url is None or (name, url) in seen:
                 continue
             seen.add((name, url))
-            lines.append(f"- {md_escape(name)}: <{url}>")
+            lines.append(f"- {md_escape(name)}: {md_link(url)}")
         parts.append("What the alert runbooks say to check:\n\n" + "\n".join(lines))
     return "\n\n".join(parts)
 
@@ -528,10 +538,12 @@ def _action_items(report: Report) -> str:
         top = report.root_causes[0]
         items.append(
             f"Fix or mitigate the cause in {md_escape(where(top.service, top.operation))} "
-            f"({top.kind})"
+            f"({md_escape(top.kind)})"
         )
         if top.version:
-            items.append(f"Review the change that shipped {md_escape(top.service)} {top.version}")
+            items.append(
+                f"Review the change that shipped {md_escape(top.service)} {md_escape(top.version)}"
+            )
     if report.impact.user_facing and any(f.category == "transient" for f in report.failures):
         items.append("Decide where transient failures should be retried or degraded gracefully")
     if not report.alerts:
@@ -567,7 +579,9 @@ def _data_quality(report: Report) -> str:
     for warning in dq.warnings:
         lines.append(f"- warning: {md_escape(warning)}")
     if report.redactions:
-        redacted = ", ".join(f"{k} {v:,}" for k, v in sorted(report.redactions.items()) if v)
+        redacted = ", ".join(
+            f"{md_escape(k)} {v:,}" for k, v in sorted(report.redactions.items()) if v
+        )
         if redacted:
             lines.append(f"- redacted before leaving the machine: {redacted}")
     return "\n".join(lines)
@@ -582,9 +596,9 @@ def _ai(ai: AIResult) -> str:
             "The findings above are complete without it."
         )
     usage = ai.usage
-    meta = f"model `{ai.model or 'unknown'}`"
+    meta = f"model {md_code(ai.model or 'unknown')}"
     if ai.prompt_version:
-        meta += f", prompt {ai.prompt_version}"
+        meta += f", prompt {md_escape(ai.prompt_version)}"
     meta += f", {usage.input_tokens:,} input / {usage.output_tokens:,} output tokens"
     if ai.cached:
         meta += ", from cache"
@@ -635,7 +649,7 @@ def _evidence(items: Sequence[Evidence]) -> str:
         [
             f"{md_escape(e.id)}",
             e.kind,
-            f"`{e.ref}`" if "`" not in e.ref else md_escape(e.ref),
+            md_code(e.ref, in_table=True),
             md_escape(e.text[:300]),
         ]
         for e in items
@@ -644,7 +658,12 @@ def _evidence(items: Sequence[Evidence]) -> str:
 
 
 def sections(report: Report) -> dict[str, str]:
-    """Every template variable and its Markdown, for callers building their own layout."""
+    """Every template variable and its Markdown, for callers building their own layout.
+
+    Every string of the report is untrusted telemetry (or model output): control and
+    invisible characters are made visible first, then each block escapes what it places.
+    """
+    report = safe_model(report, MULTILINE_FIELDS)
     return {
         "title": _title(report),
         "date": _date(report),

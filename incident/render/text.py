@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from incident.render.safe import safe_data
+
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def render_inventory(inv: dict[str, Any]) -> str:
-    """The inventory from `analysis.inventory.inventory` as a few labelled lines."""
+    """The inventory from `analysis.inventory.inventory` as a few labelled lines; file names,
+    services, alert texts and warnings are data, shown on one line with control and
+    invisible characters made visible."""
+    inv = safe_data(inv)
     lines = ["Inputs:"]
     for item in inv.get("inputs", []):
         extra = f", {item['skipped']} skipped" if item.get("skipped") else ""

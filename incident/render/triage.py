@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from incident.analysis.triage import AlertGroup, Triage, TriageAction
 from incident.errors import UsageError
-from incident.render.formatting import format_duration, md_escape, md_table
+from incident.render.formatting import format_duration, md_code, md_escape, md_link, md_table
+from incident.render.safe import http_url, safe_model
 
 TriageFormat = Literal["md", "json", "text", "slack"]
 
@@ -93,7 +94,7 @@ def _text(t: Triage) -> str:
 def _md(t: Triage) -> str:
     parts = [f"### Alert triage: {md_escape(t.headline)}"]
     if t.now:
-        parts.append(f"_As of {t.now} (UTC)._")
+        parts.append(f"_As of {md_escape(t.now)} (UTC)._")
     if t.groups:
         rows = [
             [
@@ -120,7 +121,7 @@ def _md(t: Triage) -> str:
         refs = " ".join(f"[{md_escape(e)}]" for e in lc.evidence)
         parts.append(
             f"**Likely cause (from traces/logs):** {md_escape(where)} — "
-            f"{md_escape(lc.summary)} ({lc.kind}, score {lc.score:.2f}) {refs}".rstrip()
+            f"{md_escape(lc.summary)} ({md_escape(lc.kind)}, score {lc.score:.2f}) {refs}".rstrip()
         )
     live = [g for g in t.groups if g.status != "resolved" and g.actions]
     if live:
@@ -133,9 +134,9 @@ def _md(t: Triage) -> str:
             for action in g.actions[:_ACTIONS_PER_GROUP]:
                 text = md_escape(action.action)
                 if action.command:
-                    text += f": `{action.command}`"
+                    text += f": {md_code(action.command)}"
                 elif action.url:
-                    text += f": <{action.url}>"
+                    text += f": {md_link(action.url)}"
                 why = f" — {md_escape(action.why)}" if action.why else ""
                 lines.append(f"- [ ] {text}{why}")
         parts.append("\n".join(lines))
@@ -148,8 +149,19 @@ def _md(t: Triage) -> str:
 
 
 def _slack_escape(text: str) -> str:
-    """Slack mrkdwn needs &, < and > escaped; everything else is literal."""
+    """Slack mrkdwn needs &, < and > escaped; everything else is literal. With them escaped,
+    data cannot form a mention (`<!channel>`, `<!here>`, `<@U123>`) or a link (`<url|x>`)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_link(url: str | None, label: str) -> str:
+    """`<url|label>` for an http(s) URL (percent-encoded, so it holds no `|` or `>`), with
+    the label escaped; any other URL is shown as escaped text after the label, not linked."""
+    target = http_url(url)
+    if target is None:
+        shown = f": {_slack_escape(url)}" if url else ""
+        return f"{_slack_escape(label)}{shown}"
+    return f"<{_slack_escape(target)}|{_slack_escape(label)}>"
 
 
 def _clip(text: str, limit: int) -> str:
@@ -157,14 +169,16 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _mrkdwn(text: str, limit: int = SLACK_TEXT_MAX) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": _clip(text, limit)}
+    # verbatim: Slack applies our formatting and links but does not turn bare URLs,
+    # channel names or @mentions in the text into links or pings.
+    return {"type": "mrkdwn", "text": _clip(text, limit), "verbatim": True}
 
 
 def _slack_step(a: TriageAction) -> str:
     if a.command:
         return f"• {_slack_escape(a.action)}: `{_slack_escape(a.command)}`"
     if a.url:
-        return f"• <{a.url}|{_slack_escape(a.action)}>"
+        return f"• {_slack_link(a.url, a.action)}"
     return f"• {_slack_escape(a.action)}"
 
 
@@ -178,7 +192,7 @@ def _slack_group(g: AlertGroup) -> list[dict[str, Any]]:
     if g.summary:
         title += f"\n{_slack_escape(' '.join(g.summary.split()))}"
     fields = [
-        _mrkdwn(f"*Status*\n{g.status}", SLACK_FIELD_MAX),
+        _mrkdwn(f"*Status*\n{_slack_escape(g.status)}", SLACK_FIELD_MAX),
         _mrkdwn(f"*Severity*\n{_slack_escape(g.severity or 'none')}", SLACK_FIELD_MAX),
         _mrkdwn(f"*Count*\n{g.count}", SLACK_FIELD_MAX),
         _mrkdwn(f"*Duration*\n{_slack_escape(_since(g))}", SLACK_FIELD_MAX),
@@ -194,7 +208,7 @@ def _slack_group(g: AlertGroup) -> list[dict[str, Any]]:
     if g.status != "resolved" and g.actions:
         steps = "\n".join(_slack_step(a) for a in g.actions[:_ACTIONS_PER_GROUP])
         blocks.append({"type": "section", "text": _mrkdwn(f"*First actions*\n{steps}")})
-    links = [f"<{u}|source graph>" for u in g.links]
+    links = [_slack_link(u, "source graph") for u in g.links]
     if links:
         blocks.append(
             {
@@ -212,14 +226,16 @@ def _slack(t: Triage) -> str:
             "type": "header",
             "text": {
                 "type": "plain_text",
-                "text": _clip(f"Alert triage: {t.headline}", SLACK_HEADER_MAX),
+                # plain_text is not parsed for mentions; escaped all the same, so no text
+                # field of the message holds a raw `<`.
+                "text": _clip(f"Alert triage: {_slack_escape(t.headline)}", SLACK_HEADER_MAX),
                 "emoji": True,
             },
         }
     ]
     intro = [f"*{t.firing}* firing, *{t.resolved}* resolved, {len(t.groups)} group(s)"]
     if t.now:
-        intro.append(f"as of {t.now}")
+        intro.append(f"as of {_slack_escape(t.now)}")
     if t.likely_cause is not None:
         lc = t.likely_cause
         where = lc.service + (f" {lc.operation}" if lc.operation else "")
@@ -248,7 +264,14 @@ def _slack(t: Triage) -> str:
 
 
 def render_triage(t: Triage, fmt: TriageFormat) -> str:
-    """The triage as `fmt`: "text", "md", "json" (incident.triage/1) or "slack" (Block Kit)."""
+    """The triage as `fmt`: "text", "md", "json" (incident.triage/1) or "slack" (Block Kit).
+
+    For the human formats every string of the triage (alert texts, labels, URLs, commands
+    built from labels) is untrusted: control and invisible characters are made visible and
+    line breaks flattened before each format escapes what it places. JSON is left as read.
+    """
+    if fmt in ("text", "md", "slack"):
+        t = safe_model(t)
     if fmt == "text":
         return _text(t)
     if fmt == "md":
