@@ -4,7 +4,8 @@ model ever sees, held under a token budget whatever the size of the input.
 Line grammar. Inside the fence every line is written by this module, and after its
 indentation it starts with one of our own marks: `# ` (the title), `## ` (a section),
 `- ` (an item), `E<digits> ` (an evidence line under a root cause), `... ` (a count of
-steps not shown), `window `, `inputs: `, `data: ` (the header) or `[` (the closing note).
+steps not shown), `verdict `, `window `, `inputs: `, `data: ` (the header) or `[` (the
+closing note).
 Data from the telemetry never starts a line and is never bare text that could pass for
 structure: each value is written either as one plain word (letters, digits and
 `_.:/@+-`, and not shaped like an evidence id) or as a double-quoted string in which `\`,
@@ -337,7 +338,11 @@ def _header(report: Report, v: Callable[[str | None], str]) -> list[str]:
     )
     if q.warnings:
         quality += f"; {len(q.warnings)} warnings (first: {v(q.warnings[0])})"
-    lines = ["# incident digest", window, quality]
+    verdict = report.verdict
+    said = (
+        f"verdict {verdict.status} confidence {verdict.confidence:.2f} reason {v(verdict.reason)}"
+    )
+    lines = ["# incident digest", said, window, quality]
     if inputs:
         lines.insert(2, f"inputs: {inputs}")
     return lines

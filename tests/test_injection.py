@@ -528,7 +528,9 @@ TITLES = {
     "Timeline (UTC)",
     "Other evidence",
 }
-_LINE_STARTS = re.compile(r"(- |\.\.\. |E\d+ |## |# incident digest$|window |inputs: |data: |\[)")
+_LINE_STARTS = re.compile(
+    r"(- |\.\.\. |E\d+ |## |# incident digest$|verdict |window |inputs: |data: |\[)"
+)
 
 
 def check_digest_grammar(text: str, report: Report) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from incident.analysis.triage import classify, severity_rank, triage
 from incident.model import Alert
-from incident.report import Report, RootCause
+from incident.report import Report, RootCause, Verdict
 
 NS = 1_000_000_000
 T0 = 1_767_225_600 * NS  # 2026-01-01T00:00:00Z
@@ -189,6 +189,7 @@ def test_firing_symptoms_sort_before_causes_and_resolved_last() -> None:
 def test_report_points_at_likely_cause() -> None:
     """With a diagnosis, the top root cause is attached, and alerts on it are flagged."""
     report = Report(
+        verdict=Verdict(status="incident", confidence=0.8, reason="orders-db stands out"),
         root_causes=[
             RootCause(
                 service="orders-db",
@@ -199,7 +200,7 @@ def test_report_points_at_likely_cause() -> None:
                 summary="pool exhausted",
                 evidence=["E1"],
             )
-        ]
+        ],
     )
     alerts = [
         _alert("PostgresTooManyConnections", service="orders-db"),
@@ -210,6 +211,9 @@ def test_report_points_at_likely_cause() -> None:
     flagged = {g.name for g in t.groups if g.matches_likely_cause}
     assert flagged == {"PostgresTooManyConnections"}
     assert all(g.actions[0].source == "report" for g in t.groups)
+    # No headline culprit without an incident verdict: the same causes, inconclusive.
+    undecided = report.model_copy(update={"verdict": Verdict(status="inconclusive")})
+    assert triage(alerts, report=undecided).likely_cause is None
 
 
 def test_notices_are_kept() -> None:

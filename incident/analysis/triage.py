@@ -494,7 +494,8 @@ def triage(
     groups = [_build_group(key, members, now_ns) for key, members in buckets.items()]
 
     likely: LikelyCause | None = None
-    if report is not None and report.root_causes:
+    # A pointer only when the engine names one cause: no headline culprit without a verdict.
+    if report is not None and report.root_causes and report.verdict.status == "incident":
         top = report.root_causes[0]
         likely = LikelyCause(
             service=top.service,

@@ -106,10 +106,24 @@ def _table(title: str, *columns: tuple[str, JustifyMethod]) -> Table:
 
 def _header(report: Report) -> RenderableType:
     title = "incident diagnosis"
-    if report.root_causes:
+    v = report.verdict
+    if v.status == "incident" and report.root_causes:
         top = report.root_causes[0]
         title += f": {top.service} {top.kind}"
+    elif v.status == "no-incident":
+        title += ": no incident found"
+    else:
+        title += ": inconclusive"
     lines = Text()
+    style = {"incident": "bold red", "no-incident": "bold green", "inconclusive": "bold yellow"}
+    lines.append(f"verdict: {v.status}", style=style[v.status])
+    if v.status != "inconclusive" or v.confidence:
+        lines.append(f" (confidence {v.confidence:.2f})")
+    if v.reason:
+        lines.append(f": {v.reason}")
+    for alternative in v.alternatives:
+        lines.append(f"\n  not ruled out: {alternative}", style="dim")
+    lines.append("\n")
     w = report.window
     lines.append(f"window {utc(w.start)} to {utc(w.end)} UTC", style="dim")
     if w.incident_start:
@@ -127,6 +141,8 @@ def _header(report: Report) -> RenderableType:
 
 
 def _root_causes(report: Report) -> RenderableType:
+    if report.verdict.status == "no-incident":
+        return Text("No incident: nothing to blame.", style="green")
     if not report.root_causes:
         return Text("No root cause could be ranked from the data read.", style="yellow")
     table = _table(

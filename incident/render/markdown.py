@@ -62,9 +62,14 @@ def _utc(text: str | None) -> str:
 
 
 def _title(report: Report) -> str:
-    if report.root_causes:
+    status = report.verdict.status
+    if status == "no-incident":
+        return "no incident found"
+    if status == "incident" and report.root_causes:
         top = report.root_causes[0]
         return md_escape(f"{top.service} {top.kind}")
+    if status == "inconclusive" and not report.alerts:
+        return "inconclusive"
     if report.alerts:
         return md_escape(report.alerts[0].name)
     return "incident"
@@ -110,6 +115,21 @@ def _incident_seconds(report: Report) -> float | None:
     return None
 
 
+def verdict_line(report: Report) -> str:
+    """The verdict, first in every rendering: status, confidence and the reason."""
+    v = report.verdict
+    head = {"incident": "Incident", "no-incident": "No incident", "inconclusive": "Inconclusive"}
+    text = f"**Verdict: {head[v.status]}**"
+    if v.status != "inconclusive" or v.confidence:
+        text += f" (confidence {v.confidence:.2f})"
+    if v.reason:
+        text += f": {md_escape(v.reason.rstrip('.'))}."
+    if v.alternatives:
+        label = "Not ruled out" if v.status == "incident" else "Candidates still in play"
+        text += f" {label}: " + "; ".join(md_escape(a) for a in v.alternatives) + "."
+    return text
+
+
 def _summary(report: Report) -> str:
     imp = report.impact
     sentences: list[str] = []
@@ -132,7 +152,11 @@ def _summary(report: Report) -> str:
     elif report.alerts:
         names = ", ".join(sorted({md_escape(a.name) for a in report.alerts}))
         sentences.append(f"{when}alerts fired: {names}.")
-    if report.root_causes:
+    if report.verdict.status == "inconclusive":
+        sentences.append("No single cause stands out: see the candidates under Root cause.")
+    elif report.verdict.status == "no-incident":
+        pass  # the verdict said it: nothing to blame
+    elif report.root_causes:
         top = report.root_causes[0]
         cause = (
             f"The most likely cause is {md_escape(where(top.service, top.operation))} "
@@ -161,7 +185,8 @@ def _summary(report: Report) -> str:
             + ", ".join(md_escape(p) for p in imp.business_critical_hit)
             + "."
         )
-    return " ".join(s[0].upper() + s[1:] for s in sentences if s)
+    body = " ".join(s[0].upper() + s[1:] for s in sentences if s)
+    return f"{verdict_line(report)}\n\n{body}" if body else verdict_line(report)
 
 
 def _impact(report: Report) -> str:
@@ -309,16 +334,28 @@ def _root_cause_row(rank: int, rc: RootCause) -> list[str]:
 
 
 def _root_cause(report: Report) -> str:
+    if report.verdict.status == "no-incident":
+        return md_none(f"No incident: {report.verdict.reason.rstrip('.')}.")
     if not report.root_causes:
         return md_none("No root cause could be ranked from the data that was read.")
     top, rest = report.root_causes[0], report.root_causes[1:]
-    parts = [
+    intro = (
         "Facts computed from the data. Hypotheses, where any, are in the AI analysis "
-        "section and are marked as model output.",
-        f"**Most likely cause:** {md_escape(where(top.service, top.operation))}"
-        + (f" ({md_escape(top.component)})" if top.component else "")
-        + f" — {md_escape(top.summary)} {evidence_refs(top.evidence)}".rstrip(),
-    ]
+        "section and are marked as model output."
+    )
+    if report.verdict.status == "inconclusive":
+        parts = [
+            intro,
+            "**No headline cause:** the evidence cannot decide between the candidates "
+            f"below ({md_escape(report.verdict.reason.rstrip('.'))}).",
+        ]
+    else:
+        parts = [
+            intro,
+            f"**Most likely cause:** {md_escape(where(top.service, top.operation))}"
+            + (f" ({md_escape(top.component)})" if top.component else "")
+            + f" — {md_escape(top.summary)} {evidence_refs(top.evidence)}".rstrip(),
+        ]
     located: list[str] = []
     if top.instance:
         located.append(f"concentrated on instance {md_code(top.instance)}")
@@ -340,13 +377,20 @@ def _root_cause(report: Report) -> str:
     ]
     rows = [_root_cause_row(i, rc) for i, rc in enumerate(report.root_causes, start=1)]
     parts.append(md_table(headers, rows, "rlllllllrl"))
-    if rest:
+    undecided = report.verdict.status == "inconclusive"
+    listed = report.root_causes if undecided else rest
+    if listed:
         factors = "\n".join(
             f"- {md_escape(where(rc.service, rc.operation))}: {md_escape(rc.summary)} "
             f"{evidence_refs(rc.evidence)}".rstrip()
-            for rc in rest
+            for rc in listed
         )
-        parts.append("**Contributing factors** (lower-ranked candidates):\n\n" + factors)
+        title = (
+            "**Candidates** (none stands out)"
+            if undecided
+            else "**Contributing factors** (lower-ranked candidates)"
+        )
+        parts.append(f"{title}:\n\n" + factors)
     old = [f for f in report.failures if f.baseline_count > 0]
     if old:
         lines = "\n".join(

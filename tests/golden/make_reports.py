@@ -33,6 +33,7 @@ from incident.report import (
     RootCause,
     TimelineEvent,
     Usage,
+    Verdict,
     Window,
 )
 
@@ -623,9 +624,30 @@ def synth_reports() -> dict[str, Report]:
     return out
 
 
+def with_verdict(report: Report) -> Report:
+    """The verdict the engine would give a hand-built report: its top cause if it has one,
+    else inconclusive with alerts, else no incident."""
+    rc = report.root_causes
+    if rc:
+        report.verdict = Verdict(
+            status="incident",
+            confidence=round(min(0.95, rc[0].score), 2),
+            reason=f"{rc[0].service} stands out: {rc[0].summary.rstrip('.')}",
+            alternatives=[f"{r.service}: {r.summary.rstrip('.')}" for r in rc[1:3]],
+        )
+    elif report.alerts:
+        report.verdict = Verdict(reason="alerts fire, but there are no traces to explain them")
+    else:
+        report.verdict = Verdict(
+            status="no-incident", confidence=0.3, reason="nothing was read that shows a change"
+        )
+    return report
+
+
 def main() -> None:
     for name, build in SCENARIOS.items():
-        (HERE / f"{name}.report.json").write_text(build().to_json() + "\n", encoding="utf-8")
+        report = with_verdict(build())
+        (HERE / f"{name}.report.json").write_text(report.to_json() + "\n", encoding="utf-8")
     for name, report in synth_reports().items():
         (HERE / f"{name}.report.json").write_text(report.to_json() + "\n", encoding="utf-8")
 
