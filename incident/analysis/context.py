@@ -1,0 +1,269 @@
+"""Section writers for what surrounds the cause: log templates, alerts, the timeline and
+data quality. Same shape as `analysis/sections.py`: `(Assessment, EvidenceLog, done) ->
+field`, reading decisions, never making them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+import msgspec
+
+from incident.analysis.alerts import alert_service, role, runbook_of
+from incident.analysis.assess import Assessment, iso
+from incident.analysis.evidence import EvidenceLog
+from incident.analysis.logs import mine, surge
+from incident.analysis.sections import Fields, _span_ref
+from incident.analysis.semconv import error_text
+from incident.model import LogRecord
+from incident.report import AlertSummary, DataQualityReport, LogTemplate, TimelineEvent
+from incident.text import clip
+
+Source = Literal["alert", "trace", "log", "deploy", "analysis"]
+
+
+def log_templates(a: Assessment, ev: EvidenceLog, done: Fields) -> list[LogTemplate]:
+    """Repeated log messages as templates, new and surging ones first."""
+    logs = a.bundle.logs
+    if not logs:
+        return []
+    base_logs = a.baseline.logs if a.baseline is not None else []
+    start = a.change.start_ns if a.change else None
+    logs = _with_services(a, logs)
+    stats = mine(logs, base_logs, start)
+    inc_span = (a.inc.end_ns - a.inc.start_ns) or 1
+    base_span = ((a.base.end_ns - a.base.start_ns) if a.base else 0) or inc_span
+    ratio = inc_span / base_span
+    has_base = bool(base_logs) or start is not None
+    rows = []
+    for st in stats:
+        sg = surge(st, ratio)
+        is_new = has_base and st.baseline_count == 0
+        rank_key = (is_new and st.error_like, sg or 0.0, st.error_like, st.count)
+        rows.append((rank_key, st, sg, is_new))
+    rows.sort(key=lambda x: x[0], reverse=True)
+    out: list[LogTemplate] = []
+    for _, st, sg, is_new in rows[: a.config.max_log_templates]:
+        eid = None
+        if st.error_like and (is_new or (sg or 0) > 2):
+            rec = logs[st.example_ref]
+            eid = ev.add(
+                "log",
+                rec.source or f"log#{st.example_ref + 1}",
+                f"{rec.service or '?'} {rec.level or ''}: {st.example}",
+            )
+        out.append(
+            LogTemplate(
+                template=st.template,
+                count=st.count,
+                level=st.level,
+                services=sorted(st.services)[:10],
+                first_seen=iso(st.first_ns),
+                last_seen=iso(st.last_ns),
+                baseline_count=st.baseline_count,
+                new=is_new,
+                surge=round(sg, 2) if sg is not None else None,
+                example=st.example,
+                evidence=eid,
+            )
+        )
+    return out
+
+
+def _with_services(a: Assessment, logs: list[LogRecord]) -> list[LogRecord]:
+    """Logs without a service take it from the span they name (by span id, else by
+    trace id: the trace's entry service)."""
+    missing = [r for r in logs if not r.service and (r.span_id or r.trace_id)]
+    if not missing:
+        return logs
+    wanted_spans = {r.span_id for r in missing if r.span_id}
+    wanted_traces = {r.trace_id for r in missing if r.trace_id}
+    by_span: dict[str, str] = {}
+    by_trace: dict[str, str] = {}
+    t = a.table
+    for i, s in enumerate(t.spans):
+        if s.span_id in wanted_spans:
+            by_span[s.span_id] = s.service
+        if s.trace_id in wanted_traces and t.parent[i] < 0:
+            by_trace.setdefault(s.trace_id, s.service)
+    out = []
+    for r in logs:
+        if not r.service and (r.span_id or r.trace_id):
+            svc = by_span.get(r.span_id or "") or by_trace.get(r.trace_id or "")
+            if svc:
+                r = msgspec.structs.replace(r, service=svc)
+        out.append(r)
+    return out
+
+
+def alerts(a: Assessment, ev: EvidenceLog, done: Fields) -> list[AlertSummary]:
+    """The alerts, tied to services and marked symptom or cause."""
+    causes = a.causes
+    names = [c.component for c in causes[:2]]
+    entry_services = {k[0] for k in a.inc.entries}
+    out = []
+    for al in sorted(a.bundle.alerts, key=lambda x: (x.starts_ns or 0, x.name)):
+        eid = ev.add(
+            "alert",
+            al.name,
+            f"{al.status} {al.name} on "
+            f"{alert_service(al) or '?'}"
+            f"{': ' + al.summary if al.summary else ''}",
+        )
+        out.append(
+            AlertSummary(
+                source=al.source,
+                status=al.status,
+                name=al.name,
+                severity=al.severity,
+                service=alert_service(al),
+                starts_at=iso(al.starts_ns),
+                ends_at=iso(al.ends_ns),
+                role=role(al, names, entry_services),
+                runbook=runbook_of(al),
+                summary=al.summary
+                or al.annotations.get("summary")
+                or al.annotations.get("description"),
+                evidence=eid,
+            )
+        )
+    return out
+
+
+def timeline(a: Assessment, ev: EvidenceLog, done: Fields) -> list[TimelineEvent]:
+    """UTC events: first anomaly, first error, alerts, deploys, new log messages, peak and
+    recovery."""
+    alerts: list[AlertSummary] = done["alerts"]
+    templates: list[LogTemplate] = done["log_templates"]
+    events: list[tuple[int, TimelineEvent]] = []
+
+    def add(
+        ns: int | None, source: Source, text: str, evidence: Iterable[str | None] = ()
+    ) -> None:
+        stamp = iso(ns)
+        if stamp:
+            events.append(
+                (
+                    ns or 0,
+                    TimelineEvent(
+                        time=stamp,
+                        source=source,
+                        event=text,
+                        evidence=[e for e in evidence if e],
+                    ),
+                )
+            )
+
+    inc, t = a.inc, a.inc.table
+    if a.change:
+        add(
+            a.change.start_ns,
+            "analysis",
+            "First anomaly: entry-point latency or error rate departs from the baseline",
+        )
+        add(a.change.peak_ns, "analysis", "Peak of the incident")
+        add(a.change.end_ns, "analysis", "Recovery: entry points back to baseline")
+    elif inc.n_traces:
+        add(inc.start_ns, "trace", "First trace of the incident export")
+    # The incident's first error comes from a new or surging source; one that failed at
+    # the same rate before is background (listed with the failures that predate it).
+    new_sources = [
+        c
+        for c in a.ordered
+        if c.err_new + c.user_new > 0 and c.first_span >= 0 and c.first_ns is not None
+    ]
+    first = min(new_sources, key=lambda c: (c.first_ns or 0, c.component), default=None)
+    if first is not None:
+        i = first.first_span
+        s = t.spans[i]
+        eid = ev.add("span", _span_ref(t, i), f"{s.service} {s.name}: {error_text(s)}")
+        add(
+            first.first_ns,
+            "trace",
+            f"First error: {s.service} {s.name} — {clip(error_text(s), 120)}",
+            [eid],
+        )
+    for row in alerts:
+        if row.starts_at:
+            events.append(
+                (
+                    0,
+                    TimelineEvent(
+                        time=row.starts_at,
+                        source="alert",
+                        event=f"Alert {row.name} fired ({row.role})",
+                        evidence=[row.evidence] if row.evidence else [],
+                    ),
+                )
+            )
+        if row.ends_at and row.status == "resolved":
+            events.append(
+                (
+                    0,
+                    TimelineEvent(
+                        time=row.ends_at, source="alert", event=f"Alert {row.name} resolved"
+                    ),
+                )
+            )
+    for ns, text in _deploys(a):
+        add(ns, "deploy", text)
+    for tpl in templates[:5]:
+        if tpl.new and tpl.first_seen and tpl.level in ("ERROR", "FATAL", "WARN"):
+            events.append(
+                (
+                    0,
+                    TimelineEvent(
+                        time=tpl.first_seen,
+                        source="log",
+                        event=f"New log message: {clip(tpl.template, 120)}",
+                        evidence=[tpl.evidence] if tpl.evidence else [],
+                    ),
+                )
+            )
+    events.sort(key=lambda x: x[1].time)
+    return [e for _, e in events][:60]
+
+
+def _deploys(a: Assessment) -> list[tuple[int, str]]:
+    """Versions first seen in the incident window that the baseline did not run."""
+    inc, base = a.inc, a.base
+    if base is None:
+        return []
+    old = {(k[0], k[2]) for k in base.res_acc}
+    first: dict[tuple[str, str], int] = {}
+    for k, acc in inc.res_acc.items():
+        if k[2] and (k[0], k[2]) not in old:
+            key = (k[0], k[2])
+            if key not in first or acc[2] < first[key]:
+                first[key] = acc[2]
+    return [
+        (ns, f"Deploy: {svc} version {v} first seen")
+        for (svc, v), ns in sorted(first.items(), key=lambda kv: kv[1])
+    ]
+
+
+def data_quality(a: Assessment, ev: EvidenceLog, done: Fields) -> DataQualityReport:
+    """What was read, repaired and skipped, and the warnings about it."""
+    q = a.bundle.quality
+    t = a.table
+    warnings = list(q.warnings)
+    warnings.extend(w for w in t.warnings if w not in warnings)
+    if a.window.baseline == "none" and a.bundle.spans:
+        warnings.append(
+            "no baseline: no fault-free export was given and no calm period "
+            "was found before the incident, so nothing is compared"
+        )
+    return DataQualityReport(
+        spans=q.spans or t.n,
+        traces=len(t.members),
+        orphans=max(q.orphans, t.orphans),
+        duplicates=max(q.duplicates, t.duplicates),
+        skipped=q.skipped,
+        clock_skew_adjusted=q.clock_skew_adjusted + t.skew_adjusted,
+        repaired=q.repaired + t.cycles,
+        logs=len(a.bundle.logs),
+        log_lines_skipped=q.log_lines_skipped,
+        alerts=len(a.bundle.alerts),
+        warnings=warnings[:50],
+    )
