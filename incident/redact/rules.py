@@ -1,8 +1,19 @@
 """The redaction rules: one small record per kind of secret or personal datum, with the
-validators (Luhn, mod-97, SSN ranges, public IP) that keep look-alikes out.
+validators (Luhn, mod-97, SSN ranges, public IP, base64 that decodes to a secret) that keep
+look-alikes out.
 
-A rule finds candidates with a regex and lets a validator accept, narrow or refuse each one,
-so every rule has the same shape and users can add their own beside the defaults.
+A rule finds candidates with a regex and lets a validator accept, narrow, extend or refuse
+each one, so every rule has the same shape and users can add their own beside the defaults.
+
+Every pattern here runs in time linear in its input, whatever the input holds: quantifiers
+are bounded or cover a single character class that the match then keeps, and the parts that
+would need backtracking (where a DSN password ends, how far a PEM block or a quoted value
+goes) are read by the validator with `str.find` and anchored `re.match` calls instead.
+`tests/test_redact_hostile.py` feeds every rule 100 KB of input built to make it backtrack.
+
+Ids are kept by the shape of their value, never by their key alone (`is_id_shaped`):
+hex, UUIDs, decimal and short prefixed ids are what trace, span and request ids look like;
+anything else under an id key is redacted like any other value.
 """
 
 from __future__ import annotations
@@ -12,10 +23,13 @@ import binascii
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
+from incident.redact.providers import PROVIDERS
+
 # A validator gets the regex match and returns the (start, end) to replace, or None to keep.
+# The span may reach past the match (a validator that reads the rest of a value itself).
 Span = tuple[int, int]
 Validator = Callable[[re.Match[str]], Span | None]
 
@@ -36,12 +50,22 @@ class Rule:
         return not self.needs or any(n in lowered for n in self.needs)
 
     def find(self, text: str) -> list[Span]:
+        """Non-overlapping spans to replace, in order. When a validator extends a span past
+        its match, the search resumes after the span: text already taken is not rescanned
+        (which keeps, say, a run of unterminated PEM headers linear)."""
         spans: list[Span] = []
-        for match in self.pattern.finditer(text):
+        search = self.pattern.search
+        pos, n = 0, len(text)
+        while pos <= n:
+            match = search(text, pos)
+            if match is None:
+                break
             span = self.validate(match)
-            # A validator may extend past its match; never hand out overlapping spans.
+            start, end = match.span()
             if span is not None and span[1] > span[0] and (not spans or span[0] >= spans[-1][1]):
                 spans.append(span)
+                end = max(end, span[1])
+            pos = end if end > start else start + 1
         return spans
 
 
@@ -105,7 +129,21 @@ def _card_brand_ok(digits: str) -> bool:
     return False
 
 
+# Words near a bare digit run that make it a card number rather than an id or a counter.
+_CARD_CONTEXT = re.compile(
+    r"(?i)card|credit|debit|visa|master|amex|american express|discover|diners|jcb|maestro|"
+    r"unionpay|payment|paid|billing|charge|cvv|cvc|(?<![a-z])(?:cc|pan|pay)(?![a-z])"
+)
+# ... and an id key right before it, which wins over any such word further back.
+_ID_BEFORE = re.compile(
+    r"(?i)(?:(?:span|trace|parent|request|correlation|message|event)(?:[_.-]?id)?"
+    r"|(?<![a-z])id)[\"']?[ \t]{0,3}[:=,]?[ \t]{0,3}[\"']?$"
+)
+
+
 def card(match: re.Match[str]) -> Span | None:
+    """Luhn, issuer prefix and length always; and, for a bare digit run (no grouping), a
+    word like 'card' or 'visa' nearby: decimal span ids pass Luhn one time in ten."""
     raw = match.group(0)
     seps = {c for c in raw if not c.isdigit()}
     if len(seps) > 1:
@@ -118,6 +156,13 @@ def card(match: re.Match[str]) -> Span | None:
             return None
     if not 12 <= len(digits) <= 19 or not _card_brand_ok(digits) or not luhn_ok(digits):
         return None
+    if not seps:
+        text, (start, end) = match.string, match.span(0)
+        before = text[max(0, start - 48) : start]
+        if _ID_BEFORE.search(before[-32:]):
+            return None
+        if not (_CARD_CONTEXT.search(before) or _CARD_CONTEXT.search(text[end : end + 24])):
+            return None
     return match.span(0)
 
 
@@ -313,35 +358,176 @@ def phone(match: re.Match[str]) -> Span | None:
     return (start, end)
 
 
-# --- the patterns ------------------------------------------------------------------------
+# --- validators that read the rest of a value themselves --------------------------------
 
-_B = r"(?<![A-Za-z0-9_])"  # a left boundary that, unlike \b, also works before '+' or '('
-_E = r"(?![A-Za-z0-9_])"
+_PEM_END = re.compile(r"-----END (?:[A-Z0-9]{1,20} ){0,4}PRIVATE KEY(?: BLOCK)?-----")
+# The body of a block cut short (truncated, or its END line lost): base64, line breaks,
+# escaped line breaks in JSON (`\n`), and the `Proc-Type: 4,ENCRYPTED` style headers.
+_PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s\\:,-]{0,65536}")
+_PEM_MAX = 65536
 
-_SECRET_WORDS = (
-    r"password|passwd|pwd|secret|client[_-]?secret|api[_-]?key|apikey|access[_-]?key|"
-    r"secret[_-]?key|private[_-]?key|token|access[_-]?token|refresh[_-]?token|auth[_-]?token|"
-    r"id[_-]?token|session[_-]?token|session[_-]?id|credentials?|cookie|set-cookie"
+
+def pem_private_key(match: re.Match[str]) -> Span | None:
+    """From the BEGIN line to its END line, or to the end of the base64 body if none."""
+    text, (start, end) = match.string, match.span()
+    limit = min(len(text), end + _PEM_MAX)
+    closing = _PEM_END.search(text, end, limit)
+    if closing is not None:
+        return (start, closing.end())
+    body = _PEM_BODY.match(text, end, limit)
+    return (start, body.end() if body else end)
+
+
+# After `scheme://`: the URL up to whitespace, a quote or an angle bracket.
+_URL_REST = re.compile(r"[^\s\"'<>`]{1,1024}")
+# What follows the '@' that ends the userinfo: a host (name, IPv4 or [IPv6]), maybe a port,
+# then the end of the authority.
+_URL_HOST = re.compile(r"(?:[\w.~%-]{1,253}|\[[0-9A-Fa-f:.]{2,64}\])(?::\d{1,5})?(?=[/?#,;)\]}]|$)")
+_PORT_PATH = re.compile(r"\d{1,5}[/?#]")
+
+
+def url_password(match: re.Match[str]) -> Span | None:
+    """The password of `scheme://user:password@host`. A password may hold '/', '@' or ':'
+    (`postgres://u:p@ss/w0rd@db:5432/x`): the last '@' followed by a host ends it. With no
+    password, a user part that is itself a token (a Sentry DSN key) is the secret."""
+    text, at_rest = match.string, match.end()
+    rest = _URL_REST.match(text, at_rest)
+    if rest is None:
+        return None
+    chunk = rest.group(0)
+    at = chunk.rfind("@")
+    for _ in range(8):
+        if at <= 0 or _URL_HOST.match(chunk, at + 1):
+            break
+        at = chunk.rfind("@", 0, at)
+    if at <= 0 or not _URL_HOST.match(chunk, at + 1):
+        return None
+    userinfo = chunk[:at]
+    colon = userinfo.find(":")
+    if colon < 0:
+        if len(userinfo) >= 16 and _looks_random(userinfo) and not _has_any(userinfo, "/?#"):
+            return (at_rest, at_rest + at)
+        return None
+    user, password = userinfo[:colon], userinfo[colon + 1 :]
+    if not password or _has_any(user, "/?#"):
+        return None
+    if _PORT_PATH.match(password):
+        return None  # `host:8080/path?to=a@b.example`: a port and a path, not a password
+    return (at_rest + colon + 1, at_rest + at)
+
+
+def _has_any(value: str, chars: str) -> bool:
+    return any(c in value for c in chars)
+
+
+def _quoted_end(text: str, start: int, quote: str, limit: int) -> int:
+    """Where a value opened by `quote` at `start` ends: its closing quote, else the end of
+    the line, else `limit` characters on."""
+    stop = min(len(text), start + limit)
+    close = text.find(quote, start, stop)
+    newline = text.find("\n", start, stop)
+    if close < 0:
+        return newline if newline >= 0 else stop
+    return newline if 0 <= newline < close else close
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,30}[ \t]{1,4}")
+_ONE_TOKEN = re.compile(r"[^\s\"',;<>]{1,4096}")
+# Schemes whose credentials are a list of `name=value` parameters, spaces and all.
+_PARAM_SCHEMES = frozenset(
+    {"digest", "aws4-hmac-sha256", "oauth", "signature", "hoba", "mutual", "vapid", "hmac"}
 )
 
 
-_NOT_VALUES = frozenset({"null", "none", "redacted", "***", "true", "false", "required", "invalid"})
+def authorization_header(match: re.Match[str]) -> Span | None:
+    """`Authorization: <scheme> <credentials>` for any scheme (Token, Digest, AWS4, ...):
+    the credentials go, the scheme word stays. Bearer and Basic have rules of their own."""
+    text, start = match.string, match.end()
+    quote = match.group("q")
+    if quote:
+        end = _quoted_end(text, start, quote, 4096)
+        scheme = _SCHEME.match(text, start, end)
+        cred = scheme.end() if scheme else start
+        if cred >= end or text[cred] == "<":
+            return None
+        return (cred, end)
+    scheme = _SCHEME.match(text, start)
+    cred = scheme.end() if scheme else start
+    if scheme and scheme.group(0).strip().lower() in _PARAM_SCHEMES:
+        end = _quoted_end(text, cred, "\n", 4096)
+        return (cred, end) if end > cred and text[cred] != "<" else None
+    token = _ONE_TOKEN.match(text, cred)
+    if token is None:
+        return None
+    value = token.group(0)
+    if len(value) < 8 and not _looks_random(value):
+        return None  # "authorization: denied for user" is prose
+    return token.span()
+
+
+# name=value pairs separated by ';': the first name is short, so a run of text that is not
+# a cookie is given up on quickly.
+_COOKIE_LIST = re.compile(
+    r"[^\s;\"'<>,=]{1,256}=[^\s;\"'<>,]{0,4096}(?:;[ \t]{0,8}[^\s;\"'<>,]{1,4096}){0,256}"
+)
+
+
+def cookie_header(match: re.Match[str]) -> Span | None:
+    """Every cookie of a `Cookie:` or `Set-Cookie:` header, not only the first."""
+    text, start = match.string, match.end()
+    quote = match.group("q")
+    if quote:
+        end = _quoted_end(text, start, quote, 16384)
+        return (start, end) if end > start and text[start] != "<" else None
+    found = _COOKIE_LIST.match(text, start)
+    if found is None:
+        return None  # "cookie: expired" is prose; a cookie header is name=value pairs
+    return found.span()
+
+
+_NOT_VALUES = frozenset(
+    {"null", "none", "nil", "redacted", "***", "true", "false", "required", "invalid", "", "''"}
+)
+# An unquoted value: up to whitespace, a quote, a separator, or a '&' that starts the next
+# `name=` of a query string.
+_KV_VALUE = re.compile(r"(?:[^\s\"',;&<>)}\]]|&(?![A-Za-z_][\w.-]{0,64}=)){1,1024}")
 
 
 def key_value_secret(match: re.Match[str]) -> Span | None:
-    """`password=x` and `"password": "x"` always; `token: x` only when x looks like a
-    secret rather than prose (`failed to refresh token: connection refused`)."""
-    value = match.group("value")
-    if value.startswith("<") or value.lower() in _NOT_VALUES:
+    """`password=x`, `"password": "x y z"` and `dbPassword: 'x'` always; `token: x` only
+    when x looks like a secret rather than prose (`failed to refresh token: connection
+    refused`). The key word must end the key and start it or follow a separator or a
+    lower-to-upper case change (`db_password`, `db.password`, `dbPassword`)."""
+    text, vstart = match.string, match.end()
+    quote = match.group("q")
+    if quote:
+        vend = _quoted_end(text, vstart, quote, 4096)
+        value = text[vstart:vend]
+    else:
+        found = _KV_VALUE.match(text, vstart)
+        if found is None:
+            return None
+        value = found.group(0)
+        vend = found.end()
+    if not value or value.startswith("<") or value.lower() in _NOT_VALUES:
         return None
     # A quoted value (`"password": "x"`) is an assignment, not prose.
     if (
-        not match.group("q")
-        and match.group("sep").strip() == ":"
+        not quote
+        and match.group("sep") == ":"
         and not (len(value) >= 6 and (any(c.isdigit() for c in value) or not value.isalpha()))
     ):
         return None
-    return match.span("value")
+    return (vstart, vend)
+
+
+def xml_secret(match: re.Match[str]) -> Span | None:
+    """`<password>x</password>`: the element text, up to the next tag."""
+    text, start = match.string, match.end()
+    end = text.find("<", start, start + 4096)
+    if end <= start:
+        return None
+    return (start, end)
 
 
 def email(match: re.Match[str]) -> Span | None:
@@ -350,160 +536,314 @@ def email(match: re.Match[str]) -> Span | None:
     return None if local == "git" else match.span(0)
 
 
+# Words near a bare 40-character base64 string that make it an AWS secret access key.
+_AWS_CONTEXT = ("aws", "akia", "asia", "secret", "amazon", "credential", "access key")
+
+
 def aws_secret_shaped(match: re.Match[str]) -> Span | None:
-    """A bare AWS secret key: 40 base64 characters mixing cases, digits and a '/' or '+'
-    (a commit sha is 40 lowercase hex, a path has no such mix)."""
+    """A bare AWS secret key: 40 base64 characters mixing cases and digits, with a '/' or
+    '+' in it or AWS words nearby (a commit sha is 40 lowercase hex, a path has no mix)."""
     v = match.group(0)
-    if (
+    if not (
         any(c.isupper() for c in v)
         and any(c.islower() for c in v)
         and any(c.isdigit() for c in v)
-        and ("/" in v or "+" in v)
         and not v.startswith("/")
     ):
+        return None
+    if "/" in v or "+" in v:
         return match.span(0)
-    return None
+    text, (start, end) = match.string, match.span(0)
+    around = (text[max(0, start - 96) : start] + " " + text[end : end + 64]).lower()
+    return match.span(0) if any(w in around for w in _AWS_CONTEXT) else None
 
+
+def _is_base64_key(value: str) -> bool:
+    return (
+        any(c.isupper() for c in value)
+        and any(c.islower() for c in value)
+        and any(c.isdigit() for c in value)
+    )
+
+
+def base64_key(match: re.Match[str]) -> Span | None:
+    """An 88-character base64 key ending in '==' (Azure storage and service bus keys)."""
+    return match.span(0) if _is_base64_key(match.group(0)) else None
+
+
+# --- base64 that hides a secret ---------------------------------------------------------
+
+_B64_MIN, _B64_MAX = 12, 1 << 20
+_B64_DEPTH = 3  # base64 inside base64 inside base64 is still looked into
+# Control characters, and the replacement character: what binary decodes to.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+_B64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}")
+
+
+def _b64_decode_text(value: str) -> str | None:
+    """The text a base64 (standard or URL-safe) segment decodes to, if it is mostly
+    printable UTF-8; None for binary, ids and anything that is not base64."""
+    core = value.rstrip("=")
+    if not (_B64_MIN <= len(core) <= _B64_MAX):
+        return None
+    if core.lower() == core or core.upper() == core:
+        return None  # words, hex ids, pod names, lowercase paths: not worth decoding
+    if "-" in core or "_" in core:
+        if "+" in core or "/" in core:
+            return None
+        core = core.replace("-", "+").replace("_", "/")
+    if len(core) % 4 == 1:
+        core = core[:-1]
+    try:
+        raw = base64.b64decode(core + "=" * (-len(core) % 4), validate=True)
+        decoded = raw.decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        return None
+    if len(decoded) < 8:
+        return None
+    unprintable = len(_UNPRINTABLE.findall(decoded))
+    return decoded if unprintable <= 0.1 * len(decoded) else None
+
+
+def _sensitive_inside(text: str, depth: int) -> bool:
+    """Whether any default rule finds something in `text` (decoded base64)."""
+    lowered = text.lower()
+    for rule in _inner_rules():
+        if rule.applies(lowered) and rule.find(text):
+            return True
+    if depth < _B64_DEPTH:
+        for seg in _B64_RUN.finditer(text):
+            decoded = _b64_decode_text(seg.group(0))
+            if decoded is not None and _sensitive_inside(decoded, depth + 1):
+                return True
+    return False
+
+
+def base64_payload(match: re.Match[str]) -> Span | None:
+    """A base64 segment that decodes to text holding anything another rule would redact
+    (`cGFzc3dvcmQ9...` is `password=...`): the whole segment goes."""
+    decoded = _b64_decode_text(match.group(0))
+    if decoded is None or not _sensitive_inside(decoded, 1):
+        return None
+    return match.span(0)
+
+
+@lru_cache(maxsize=1)
+def _inner_rules() -> tuple[Rule, ...]:
+    return tuple(r for r in _default_rules() if r.name != "base64-payload")
+
+
+_QUERY_NAMES = frozenset({"code", "session", "sessionid", "auth"})
+
+
+def query_secret(match: re.Match[str]) -> Span | None:
+    """`?sig=`, `&X-Amz-Signature=`, `?key=`, `#access_token=`: the parameter's value.
+    Names that are also ordinary words (`code`, `auth`) need a token-like value."""
+    value = match.group("value")
+    if match.group("name").lower() in _QUERY_NAMES and (len(value) < 8 or not _looks_random(value)):
+        return None
+    return match.span("value")
+
+
+# --- the patterns ------------------------------------------------------------------------
+
+_B = r"(?<![A-Za-z0-9_])"  # a left boundary that, unlike \b, also works before '+' or '('
+_E = r"(?![A-Za-z0-9_])"
+
+# Key words whose value is a credential: matched at the end of a key (`db_password`,
+# `dbPassword`, `x-api-key`), so the key's own prefix needs no pattern of its own.
+_SECRET_WORDS = (
+    r"password|passwd|passphrase|pwd|secret|client[_-]?secret|api[_-]?key|apikey|app[_-]?key|"
+    r"application[_-]?key|subscription[_-]?key|access[_-]?key|secret[_-]?key|"
+    r"secret[_-]?access[_-]?key|account[_-]?key|shared[_-]?access[_-]?key|private[_-]?key|"
+    r"signing[_-]?key|encryption[_-]?key|master[_-]?key|token|access[_-]?token|"
+    r"refresh[_-]?token|auth[_-]?token|id[_-]?token|session[_-]?token|session[_-]?id|"
+    r"sessionid|credentials?"
+)
+# The start of a key word: not inside a word, except at a lower-to-upper case change.
+_WORD_START = r"(?:(?<![A-Za-z0-9])|(?-i:(?<=[a-z0-9])(?=[A-Z])))"
+_QUERY_WORDS = (
+    r"sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|"
+    r"x-goog-credential|key|api[_-]?key|apikey|access[_-]?key|access[_-]?token|token|"
+    r"id[_-]?token|refresh[_-]?token|auth|auth[_-]?token|client[_-]?secret|password|passwd|"
+    r"pwd|secret|code|session|sessionid|jwt|private[_-]?token"
+)
+_TEMPLATED_PREFIXES = (
+    r"sk-|gh[pousr]_|github_pat_|glpat-|xox[abprse]-|AKIA|ASIA|AIza|eyJ|[spr]k_(?:live|test)_|"
+    r"whsec_|npm_|hv[sbr]\.|dckr_pat_|pypi-|SG\.|ya29\.|GOCSPX-"
+)
 
 _DIGITS = tuple("0123456789")
-_NEEDS: dict[str, tuple[str, ...]] = {
-    "pem-private-key": ("private key",),
-    "slack-webhook": ("hooks.slack.com",),
-    "url-password": ("://",),
-    "jwt": ("eyj",),
-    "bearer": ("bearer",),
-    "basic-auth": ("basic",),
-    "aws-access-key-id": (
-        "akia", "asia", "abia", "acca", "agpa", "aida", "aroa", "anpa", "anva", "aipa",
-    ),
-    "aws-secret-access-key": ("secret",),
-    "aws-secret-shaped": ("/", "+"),
-    "github-token": ("gh",),
-    "github-fine-grained": ("github_pat_",),
-    "slack-token": ("xox",),
-    "stripe-key": ("_live_", "_test_"),
-    "google-api-key": ("aiza",),
-    "anthropic-key": ("sk-ant-",),
-    "openai-key": ("sk-",),
-    "templated-token": ("<*>",),
-    "templated-ipv4": ("<*>",),
-    "templated-ipv6": ("<*>",),
-    "key-value-secret": (
-        "pass", "pwd", "secret", "key", "token", "credential", "cookie", "session",
-    ),
-    "email": ("@",),
-    "iban": _DIGITS,
-    "card": _DIGITS,
-    "us-ssn": _DIGITS,
-    "uk-nino": _DIGITS,
-    "ipv4": (".",),
-    "ipv6": (":",),
-    "phone": _DIGITS,
-}  # fmt: skip
+_AWS_KEY_IDS = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA")
 
 
 def default_rules() -> list[Rule]:
     """The built-in rules, most specific first: earlier rules win overlapping text."""
-    return [replace(rule, needs=_NEEDS.get(rule.name, ())) for rule in _rules()]
+    return list(_default_rules())
 
 
-def _rules() -> list[Rule]:
+@lru_cache(maxsize=1)
+def _default_rules() -> tuple[Rule, ...]:
     c = re.compile
-    return [
+    secrets = [
         Rule(
             "pem-private-key",
             "secret",
-            c(
-                r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----"
-                r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----|[A-Za-z0-9+/=\s\\n]*)",
-                re.S,
-            ),
-            whole(),
+            c(r"-----BEGIN (?:[A-Z0-9]{1,20} ){0,4}PRIVATE KEY(?: BLOCK)?-----"),
+            pem_private_key,
+            ("private key",),
         ),
         Rule(
             "slack-webhook",
             "secret",
-            c(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+"),
+            c(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{8,512}"),
             whole(),
+            ("hooks.slack.com",),
         ),
-        Rule(
-            "url-password",
-            "secret",
-            c(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/\s@<>\"']*:(?P<pw>[^@/\s<>\"']+)@"),
-            whole("pw"),
-        ),
+        Rule("url-password", "secret", c(r"://"), url_password, ("://",)),
         Rule(
             "jwt",
             "secret",
             # Also a JWT cut short by truncation: base64url JSON ('{"' encodes as eyJ).
-            c(r"\beyJ[A-Za-z0-9_-]{10,}(?:\.[A-Za-z0-9_-]*){0,2}"),
+            c(r"\beyJ[A-Za-z0-9_-]{10,16384}(?:\.[A-Za-z0-9_-]{0,16384}){0,2}"),
             whole(),
+            ("eyj",),
         ),
-        Rule("bearer", "secret", c(r"(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{8,})"), whole(1)),
-        Rule("basic-auth", "secret", c(r"(?i)\bbasic\s+([A-Za-z0-9+/]{6,}={0,2})"), basic_auth),
+        Rule(
+            "bearer",
+            "secret",
+            c(r"(?i)\bbearer\s{1,8}([A-Za-z0-9._~+/=-]{8,4096})"),
+            whole(1),
+            ("bearer",),
+        ),
+        Rule(
+            "basic-auth",
+            "secret",
+            c(r"(?i)\bbasic\s{1,8}([A-Za-z0-9+/]{6,4096}={0,2})"),
+            basic_auth,
+            ("basic",),
+        ),
+        Rule(
+            "authorization-header",
+            "secret",
+            c(
+                r"(?i)(?<![A-Za-z0-9_-])(?:proxy-)?authori[sz]ation\\?[\"']?[ \t]{0,8}[:=]"
+                r"[ \t]{0,8}(?P<q>\\?[\"']|)"
+            ),
+            authorization_header,
+            ("authori",),
+        ),
+        Rule(
+            "cookie-header",
+            "secret",
+            c(
+                r"(?i)(?<![A-Za-z0-9_-])(?:set-)?cookie2?\\?[\"']?[ \t]{0,8}[:=][ \t]{0,8}"
+                r"(?P<q>\\?[\"']|)"
+            ),
+            cookie_header,
+            ("cookie",),
+        ),
         Rule(
             "aws-access-key-id",
             "secret",
-            c(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"),
+            c(r"\b(?:" + "|".join(_AWS_KEY_IDS) + r")[A-Z0-9]{16}\b"),
             whole(),
+            tuple(k.lower() for k in _AWS_KEY_IDS),
         ),
         Rule(
             "aws-secret-access-key",
             "secret",
             c(
-                r"(?i)aws_?secret_?(?:access_?)?key[\"']?\s*[:=]\s*[\"']?"
+                r"(?i)(?<![a-z0-9])(?:aws[_.-]?)?secret[_.-]?(?:access[_.-]?)?key\\?[\"']?"
+                r"[ \t]{0,8}(?:=>|:=|[:=])[ \t]{0,8}\\?[\"']?"
                 r"(?P<value>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
             ),
             whole("value"),
+            ("secret",),
         ),
         Rule(
             "aws-secret-shaped",
             "secret",
             c(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
             aws_secret_shaped,
+            ("/", "+", *_AWS_CONTEXT),
         ),
-        Rule("github-token", "secret", c(r"\bgh[pousr]_[A-Za-z0-9]{30,255}\b"), whole()),
-        Rule("github-fine-grained", "secret", c(r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b"), whole()),
-        Rule("slack-token", "secret", c(r"\bxox[abprse]-[A-Za-z0-9-]{10,}"), whole()),
         Rule(
-            "stripe-key",
+            "base64-key",
             "secret",
-            c(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}\b"),
-            whole(),
+            c(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+/=])"),
+            base64_key,
+            ("==",),
         ),
-        Rule("google-api-key", "secret", c(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), whole()),
-        Rule("anthropic-key", "secret", c(r"\bsk-ant-[A-Za-z0-9_-]{20,}"), whole()),
-        Rule(
-            "openai-key",
-            "secret",
-            c(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
-            random_token(),
-        ),
+    ]
+    secrets += [
+        Rule(p.name, "secret", c(p.pattern), random_token() if p.check == "random" else whole(),
+             p.needs)
+        for p in PROVIDERS
+    ]  # fmt: skip
+    secrets += [
         Rule(
             "templated-token",
             "secret",
             c(
-                r"\b(?:sk-|gh[pousr]_|github_pat_|xox[abprse]-|AKIA|ASIA|AIza|eyJ|[spr]k_(?:live|test)_)"
-                r"(?:[A-Za-z0-9_.-]|<\*>)*<\*>(?:[A-Za-z0-9_.-]|<\*>)*"
+                r"(?<![A-Za-z0-9_])(?:" + _TEMPLATED_PREFIXES + r")[A-Za-z0-9_.-]{0,256}<\*>"
+                r"(?:[A-Za-z0-9_.-]|<\*>){0,512}"
             ),
             whole(),
+            ("<*>",),
+        ),
+        Rule(
+            "token-word",
+            "secret",
+            # `Token 9f8e...`, `api key: AbC123...` in prose: a random-looking value right
+            # after the word (`token expired` and `token: refused` are left alone).
+            c(
+                r"(?i)(?<![A-Za-z0-9_-])(?:token|api[ _-]?key)[ \t]{1,4}"
+                r"(?P<value>[A-Za-z0-9._~+/=-]{16,4096})"
+            ),
+            random_token("value"),
+            ("token", "key"),
+        ),
+        Rule(
+            "query-secret",
+            "secret",
+            c(
+                r"(?i)[?&;#](?P<name>" + _QUERY_WORDS + r")=(?P<value>[^&#\s\"'<>]{1,4096})"
+            ),
+            query_secret,
+            ("sig", "key", "token", "auth", "secret", "pass", "pwd", "code", "session",
+             "jwt", "credential"),
         ),
         Rule(
             "key-value-secret",
             "secret",
             c(
-                r"(?i)(?<![A-Za-z0-9])[\"']?(?:[a-z0-9]+[_.-])*(?:" + _SECRET_WORDS + r")[\"']?"
-                r"(?P<sep>\s*[:=]\s*)(?P<q>[\"']?)(?P<value>(?:[^\s\"',;&<>)}\]]|&(?![A-Za-z_][\w.-]*=))+)"
+                r"(?i)" + _WORD_START + r"(?:" + _SECRET_WORDS + r")\\?[\"']?"
+                r"[ \t]{0,8}(?P<sep>=>|:=|[:=])[ \t]{0,8}(?P<q>\\?[\"']|)"
             ),
             key_value_secret,
+            ("pass", "pwd", "secret", "key", "token", "credential", "session"),
         ),
+        Rule(
+            "xml-secret",
+            "secret",
+            c(
+                r"(?i)<(?:[\w.:-]{0,32}[_.:-])?(?:password|passwd|secret|token|api[_-]?key|"
+                r"apikey|private[_-]?key|client[_-]?secret|access[_-]?key|secret[_-]?key|"
+                r"credentials?)>"
+            ),
+            xml_secret,
+            ("pass", "secret", "token", "key", "credential"),
+        ),
+        Rule("base64-payload", "secret", _B64_RUN, base64_payload),
+    ]  # fmt: skip
+    personal = [
         Rule(
             "email",
             "email",
-            c(
-                r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
-            ),
+            c(r"(?<![\w.%+-])[\w.%+-]{1,256}@(?:[\w-]{1,63}\.){1,16}[^\W\d_]{2,63}(?![\w-])"),
             email,
+            ("@",),
         ),
         Rule(
             "iban",
@@ -511,8 +851,15 @@ def _rules() -> list[Rule]:
             # Only the start is matched; the validator reads the rest (see `iban`).
             c(r"(?i)" + _B + r"[A-Z]{2}\d{2}(?= ?[A-Z0-9])"),
             iban,
+            _DIGITS,
         ),
-        Rule("card", "card", c(_B + r"(?<![-+])\d(?:[ -]?\d){11,18}" + _E + r"(?!-\d)"), card),
+        Rule(
+            "card",
+            "card",
+            c(_B + r"(?<![-+])\d(?:[ -]?\d){11,18}" + _E + r"(?!-\d)"),
+            card,
+            _DIGITS,
+        ),
         Rule(
             "us-ssn",
             "national_id",
@@ -523,50 +870,61 @@ def _rules() -> list[Rule]:
                 + r"(?!-\d)"
             ),
             ssn,
+            _DIGITS,
         ),
         Rule(
             "uk-nino",
             "national_id",
             c(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"),
             nino,
+            _DIGITS,
         ),
         Rule(
             "ipv4",
             "ip",
             c(
-                r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w]|\.\d)"
+                r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+                r"(?![\w]|\.\d)"
             ),
             public_ipv4,
+            (".",),
         ),
         Rule(
             "ipv6",
             "ip",
             c(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:.])"),
             public_ipv6,
+            (":",),
         ),
         Rule(
             "templated-ipv4",
             "ip",
             c(r"(?<![\w.])(?:\d{1,3}|<\*>)(?:\.(?:\d{1,3}|<\*>)){3}(?![\w]|\.\d)"),
             templated_ipv4,
+            ("<*>",),
         ),
         Rule(
             "templated-ipv6",
             "ip",
-            c(r"(?<![\w:.>])(?:[0-9A-Fa-f]|<\*>|:){6,}(?![\w:.<])"),
+            c(r"(?<![\w:.>])(?:[0-9A-Fa-f]|<\*>|:){6,128}(?![\w:.<])"),
             templated_ipv6,
+            ("<*>",),
         ),
         Rule(
             "phone",
             "phone",
             c(
-                r"(?<![\w.:/+<(-])(?:\+\(?|\(|\b)\d[\d ().-]{5,22}\d(?:\s*(?:x|ext\.?)\s*\d{1,5})?"
-                r"(?![\w:/]|\.\w|-\d)"
+                r"(?<![\w.:/+<(-])(?:\+\(?|\(|\b)\d[\d ().-]{5,22}\d"
+                r"(?:\s{0,3}(?:x|ext\.?)\s{0,3}\d{1,5})?(?![\w:/]|\.\w|-\d)"
             ),
             phone,
+            _DIGITS,
         ),
     ]
+    return tuple(secrets + personal)
 
+
+# --- keys --------------------------------------------------------------------------------
 
 # Keys whose whole value is a credential, whatever it looks like. Matched on the last
 # segment of a dotted name (`http.request.header.authorization`), case-insensitively.
@@ -575,22 +933,27 @@ SENSITIVE_KEYS = frozenset(
         "authorization", "proxy-authorization", "cookie", "set-cookie", "password", "passwd",
         "pwd", "secret", "client_secret", "api_key", "apikey", "api-key", "x-api-key",
         "private_key", "privatekey", "session", "sessionid", "session_id", "credentials",
-        "credential", "access_key", "secret_key", "aws_secret_access_key", "x-auth-token",
-        "x-amz-security-token", "passphrase", "ssn", "pin",
+        "credential", "access_key", "secret_key", "aws_secret_access_key", "secretaccesskey",
+        "x-auth-token", "x-amz-security-token", "passphrase", "ssn", "pin", "accountkey",
+        "sharedaccesskey", "x-goog-api-key", "x-amz-signature",
     }
 )  # fmt: skip
 _SENSITIVE_SUFFIXES = (
     "token", "_secret", "-secret", "password", "passwd", "_api_key", "-api-key", "apikey",
-    "_private_key", "_credentials",
+    "_private_key", "_credentials", "secretaccesskey", "_secret_key", "-secret-key",
 )  # fmt: skip
 _NOT_SENSITIVE = frozenset({"token_type", "tokens", "max_tokens", "token_count"})
 
-# Keys that carry the ids diagnosis joins on: never rewritten, even if digits look like a card.
+# Keys that name the ids diagnosis joins on. Being under one of them keeps a value only
+# when the value also looks like an id (`is_id_shaped`): the key alone exempts nothing.
 ID_KEYS = frozenset(
     {
         "trace_id", "traceid", "span_id", "spanid", "parent_id", "parentid", "parent_span_id",
         "parentspanid", "trace.id", "span.id", "request_id", "requestid", "x-request-id",
-        "correlation_id", "trace", "logging.googleapis.com/trace", "logging.googleapis.com/spanid",
+        "correlation_id", "correlationid", "x-correlation-id", "trace", "span", "parent",
+        "logging.googleapis.com/trace", "logging.googleapis.com/spanid", "traceparent",
+        "x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid", "x-amzn-trace-id",
+        "uber-trace-id", "x-cloud-trace-context", "uuid", "guid", "id",
     }
 )  # fmt: skip
 
@@ -606,4 +969,34 @@ def is_sensitive_key(key: str) -> bool:
 
 @lru_cache(maxsize=65536)
 def is_id_key(key: str) -> bool:
-    return key.strip().lower() in ID_KEYS
+    """A key that holds ids: a known name (`trace_id`, `x-request-id`, `traceparent`), or
+    one ending in `_id`, `-id`, `.id` or a camel-case `Id`/`ID` (`spanId`, `SpanID`)."""
+    name = key.strip()
+    low = name.lower()
+    if low in ID_KEYS or low.rsplit("/", 1)[-1] in ID_KEYS or low.rsplit(".", 1)[-1] in ID_KEYS:
+        return True
+    if low.endswith(("_id", "-id", ".id", "_ids", "-ids", ".ids")):
+        return True
+    return len(name) > 2 and name.endswith(("Id", "ID", "Ids", "IDs")) and name[-3].isalnum()
+
+
+_HEX = r"[0-9a-fA-F]"
+_UUID = _HEX + r"{8}-" + _HEX + r"{4}-" + _HEX + r"{4}-" + _HEX + r"{4}-" + _HEX + r"{12}"
+_ID_SHAPE = re.compile(
+    r"\{?" + _UUID + r"\}?"  # UUIDs
+    r"|" + _HEX + r"{8,64}"  # trace and span ids, commit shas
+    r"|-?\d{1,40}"  # decimal ids (Zipkin, Nezha, database keys)
+    r"|[A-Za-z0-9+/]{11}=?|[A-Za-z0-9+/]{22}(?:==)?"  # base64 of 8 or 16 bytes (OTLP JSON)
+    r"|[A-Za-z0-9_-]{11}|[A-Za-z0-9_-]{22}"  # ... and its URL-safe form
+    r"|[0-9A-HJKMNP-TV-Z]{26}"  # ULIDs
+    r"|00-" + _HEX + r"{32}-" + _HEX + r"{16}-" + _HEX + r"{2}"  # W3C traceparent
+    r"|\d-" + _HEX + r"{8}-" + _HEX + r"{24}"  # AWS X-Ray
+    r"|" + _HEX + r"{16,32}:" + _HEX + r"{16}:" + _HEX + r"{1,16}:" + _HEX + r"{1,2}"  # Jaeger
+    # short prefixed ids: `req-123abc`, `req_01HV...`, `evt:7f3c...`, `req-<uuid>`
+    r"|[A-Za-z][A-Za-z0-9]{0,15}[-_:.](?:" + _UUID + r"|[A-Za-z0-9]{3,32})"
+)
+
+
+def is_id_shaped(value: str) -> bool:
+    """Whether `value` looks like a trace, span or request id rather than free text."""
+    return len(value) <= 80 and _ID_SHAPE.fullmatch(value) is not None
