@@ -175,7 +175,7 @@ class AlertSummary(_Model):
     service: str | None = None
     starts_at: str | None = None
     ends_at: str | None = None
-    role: Literal["symptom", "cause", "unknown"] = "unknown"
+    role: Literal["symptom", "cause", "heartbeat", "unknown"] = "unknown"
     runbook: str | None = None
     summary: str | None = None
     evidence: str | None = None

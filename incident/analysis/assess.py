@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from incident.analysis.alerts import alert_service
+from incident.analysis.classify import alert_service
 from incident.analysis.config import AnalysisConfig
 from incident.analysis.evidence import ms_text
 from incident.analysis.rank import Candidate, rank
@@ -77,7 +77,10 @@ def assess(bundle: Bundle, baseline: Bundle | None, config: AnalysisConfig) -> A
         # The change starts where the export starts: nothing before it to compare with.
         window.baseline = "none"
     firing = sum(1 for alert in bundle.alerts if alert.status == "firing")
-    verdict = decide(causes, inc, compared, fell_back=fell_back, alerts_firing=firing)
+    error_logs = sum(1 for r in bundle.logs if r.level in ("ERROR", "FATAL"))
+    verdict = decide(
+        causes, inc, compared, fell_back=fell_back, alerts_firing=firing, error_logs=error_logs
+    )
     if verdict.status == "no-incident":
         causes = []  # no culprit on a system at rest
     _frame(window, bundle, inc, base)
@@ -160,10 +163,7 @@ def _causes(
     top = [
         c
         for c in scored
-        if c.err_new + c.user_new > 0
-        or c.kind == "deploy"
-        or c.latency_claim_holds
-        or c.symptom_of
+        if c.err_new + c.user_new > 0 or c.kind == "deploy" or c.latency_claim_holds or c.symptom_of
     ] or scored[:1]
     top = top[: config.max_root_causes]
     if top:
@@ -171,15 +171,11 @@ def _causes(
     return _fallback(bundle, inc), True
 
 
-def _fallback(
-    bundle: Bundle, inc: WindowStats
-) -> list[Candidate]:
+def _fallback(bundle: Bundle, inc: WindowStats) -> list[Candidate]:
     """Nothing stood out against the baseline: name the most error-heavy or slowest
     service, else the noisiest logger, else the alerting service, with a low score."""
     if inc.origins:
-        name, o = max(
-            inc.origins.items(), key=lambda kv: (kv[1].errors + kv[1].user_errors, kv[0])
-        )
+        name, o = max(inc.origins.items(), key=lambda kv: (kv[1].errors + kv[1].user_errors, kv[0]))
         c = Candidate(
             name,
             inc.peer_kind.get(name, "service"),
@@ -188,9 +184,7 @@ def _fallback(
             examples=list(o.examples),
         )
         c.errors = o.errors + o.user_errors
-        c.facts.append(
-            f"{c.errors} failures originate here; none stands out against the baseline"
-        )
+        c.facts.append(f"{c.errors} failures originate here; none stands out against the baseline")
         cats = Counter(classify(inc.table.spans[i], ERROR)[0] for i in c.examples)
         c.category = cats.most_common(1)[0][0] if cats else "transient"
         return [c]

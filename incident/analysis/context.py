@@ -10,8 +10,8 @@ from typing import Literal
 
 import msgspec
 
-from incident.analysis.alerts import alert_service, role, runbook_of
 from incident.analysis.assess import Assessment, iso
+from incident.analysis.classify import alert_role, alert_service, runbooks
 from incident.analysis.evidence import EvidenceLog
 from incident.analysis.logs import mine, surge
 from incident.analysis.sections import Fields, _span_ref
@@ -99,9 +99,9 @@ def _with_services(a: Assessment, logs: list[LogRecord]) -> list[LogRecord]:
 
 def alerts(a: Assessment, ev: EvidenceLog, done: Fields) -> list[AlertSummary]:
     """The alerts, tied to services and marked symptom or cause."""
-    causes = a.causes
-    names = [c.component for c in causes[:2]]
-    entry_services = {k[0] for k in a.inc.entries}
+    # The causes the verdict names: triage asks the same question with the same answer.
+    names = [c.component for c in a.causes[:2]] if a.verdict.status == "incident" else []
+    entry_services = sorted({k[0] for k in a.inc.entries})
     out = []
     for al in sorted(a.bundle.alerts, key=lambda x: (x.starts_ns or 0, x.name)):
         eid = ev.add(
@@ -120,8 +120,8 @@ def alerts(a: Assessment, ev: EvidenceLog, done: Fields) -> list[AlertSummary]:
                 service=alert_service(al),
                 starts_at=iso(al.starts_ns),
                 ends_at=iso(al.ends_ns),
-                role=role(al, names, entry_services),
-                runbook=runbook_of(al),
+                role=alert_role(al, names, entry_services)[0],
+                runbook=next(iter(runbooks(al)), None),
                 summary=al.summary
                 or al.annotations.get("summary")
                 or al.annotations.get("description"),
@@ -138,9 +138,7 @@ def timeline(a: Assessment, ev: EvidenceLog, done: Fields) -> list[TimelineEvent
     templates: list[LogTemplate] = done["log_templates"]
     events: list[tuple[int, TimelineEvent]] = []
 
-    def add(
-        ns: int | None, source: Source, text: str, evidence: Iterable[str | None] = ()
-    ) -> None:
+    def add(ns: int | None, source: Source, text: str, evidence: Iterable[str | None] = ()) -> None:
         stamp = iso(ns)
         if stamp:
             events.append(

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from incident.analysis.assess import Assessment, percentile_sorted
+from incident.analysis.classify import failure_category
 from incident.analysis.critical_path import critical_path, self_times
 from incident.analysis.evidence import EvidenceLog
 from incident.analysis.rank import Candidate, in_consumer
@@ -266,9 +267,7 @@ def failures(a: Assessment, ev: EvidenceLog, done: Fields) -> list[Failure]:
     t = inc.table
     rows: list[Failure] = []
     instrumented = {k[0] for k in inc.res_acc}
-    for name, o in sorted(
-        inc.origins.items(), key=lambda kv: -(kv[1].errors + kv[1].user_errors)
-    ):
+    for name, o in sorted(inc.origins.items(), key=lambda kv: -(kv[1].errors + kv[1].user_errors)):
         if not o.examples:
             continue
         i = o.examples[0]
@@ -287,8 +286,7 @@ def failures(a: Assessment, ev: EvidenceLog, done: Fields) -> list[Failure]:
         count = o.errors + o.user_errors
         absorbed = o.absorbed >= 0.8 * count
         consumer = sum(in_consumer(t, j) for j in o.examples) >= 0.5 * len(o.examples)
-        if absorbed and category != "fatal" and not consumer:
-            category = "partial"
+        category = failure_category(category, count, o.absorbed, o.retried, consumer)
         entry_names = {
             f"{t.spans[t.roots[t.tix[j]]].service} {t.spans[t.roots[t.tix[j]]].name}"
             for j in o.examples
@@ -303,9 +301,7 @@ def failures(a: Assessment, ev: EvidenceLog, done: Fields) -> list[Failure]:
                 origin=origin,
                 count=count,
                 user_facing=not absorbed and not consumer,
-                business_critical=any(
-                    a.config.is_critical(x) for x in [*entry_names, op or ""]
-                ),
+                business_critical=any(a.config.is_critical(x) for x in [*entry_names, op or ""]),
                 baseline_count=(b.errors + b.user_errors) if b else 0,
                 example=clip(error_text(s), 200),
             )
@@ -389,9 +385,7 @@ def _path_of(t: SpanTable, k: int, label: PathLabel) -> CriticalPath:
                 self_ms=_ms(selfs.get(i, 0)),
                 depth=depth_of(i),
                 error=t.flag[i] != 0,
-                kind=SpanKind(s.kind).name.lower()
-                if s.kind in SpanKind._value2member_map_
-                else "",
+                kind=SpanKind(s.kind).name.lower() if s.kind in SpanKind._value2member_map_ else "",
             )
         )
     rs = t.spans[r]

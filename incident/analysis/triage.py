@@ -12,54 +12,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from incident.analysis.classify import (
+    Role,
+    Status,
+    alert_role,
+    alert_status,
+    runbooks,
+    severity_rank,
+)
 from incident.model import Alert
 from incident.report import Report, format_time
 from incident.text import clip
 
 SCHEMA = "incident.triage/1"
-
-Role = Literal["symptom", "cause", "heartbeat", "unknown"]
-Status = Literal["firing", "acknowledged", "resolved", "unknown"]
-
-# Severity words from Alertmanager, PagerDuty, Opsgenie (P1..P5), CloudWatch and Sentry,
-# ranked so the worst alert in a group names the group's severity.
-_SEVERITY_RANK: dict[str, int] = {
-    "none": 0,
-    "debug": 0,
-    "info": 1,
-    "informational": 1,
-    "notice": 1,
-    "low": 1,
-    "p5": 1,
-    "p4": 1,
-    "sev4": 1,
-    "sev5": 1,
-    "warning": 2,
-    "warn": 2,
-    "minor": 2,
-    "medium": 2,
-    "moderate": 2,
-    "p3": 2,
-    "sev3": 2,
-    "error": 3,
-    "high": 3,
-    "major": 3,
-    "p2": 3,
-    "sev2": 3,
-    "critical": 4,
-    "crit": 4,
-    "fatal": 4,
-    "emergency": 4,
-    "alert": 4,
-    "page": 4,
-    "disaster": 4,
-    "p1": 4,
-    "sev1": 4,
-}
-
-_FIRING = {"firing", "active", "triggered", "trigger", "alarm", "alerting", "open", "problem"}
-_RESOLVED = {"resolved", "resolve", "ok", "closed", "inactive", "normal", "recovered"}
-_ACKED = {"acknowledged", "acknowledge", "ack", "acked"}
 
 
 class TriageAction(BaseModel):
@@ -134,65 +99,6 @@ class Triage(BaseModel):
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)
-
-
-def normalise_status(status: str) -> Status:
-    """Map each tool's state word onto firing / acknowledged / resolved."""
-    word = status.strip().lower()
-    if word in _FIRING:
-        return "firing"
-    if word in _RESOLVED:
-        return "resolved"
-    if word in _ACKED:
-        return "acknowledged"
-    return "unknown"
-
-
-def severity_rank(severity: str | None) -> int:
-    """0 (none) to 4 (critical); -1 when the severity is missing or unknown."""
-    if not severity:
-        return -1
-    word = re.sub(r"[\s_-]", "", severity.strip().lower())
-    return _SEVERITY_RANK.get(word, -1)
-
-
-# --- symptom or cause ---------------------------------------------------------------------
-
-_HEARTBEAT = re.compile(r"watchdog|deadmans?(switch|snitch)|heartbeat|infoinhibitor", re.I)
-_SYMPTOM = re.compile(
-    r"latency|slow|p9[059]|response.?time|apdex|error.?rate|errors?.?budget|burn.?rate|"
-    r"\b5xx\b|http.?5|availability|uptime|\bslo\b|\bsli\b|probe|blackbox|endpoint.?down|"
-    r"target.?down|unreachable|unavailable|timeouts?\b|request.?fail|exception",
-    re.I,
-)
-_CAUSE = re.compile(
-    r"cpu|memory|\bmem\b|\boom|disk|filesystem|inode|volume|crash|restart|replica|"
-    r"pod.?not.?ready|node.?not.?ready|pending|evict|throttl|connection|pool|database|"
-    r"\bdb\b|postgres|mysql|redis|queue|backlog|\blag\b|kafka|network|saturat|deploy|"
-    r"rollout|job.?fail|certificate|cert.?expir|\bkube",
-    re.I,
-)
-
-
-def classify(alert: Alert) -> tuple[Role, str]:
-    """Whether an alert is a symptom users feel, an internal cause, or a heartbeat, and why.
-
-    The name decides first; labels and summary break ties, because names like "EXAMPLE" or
-    "High memory usage" carry most of the meaning while labels carry context (component).
-    """
-    name_text = f"{alert.name} {alert.labels.get('alertname', '')}"
-    if _HEARTBEAT.search(name_text):
-        return "heartbeat", "always-firing heartbeat of the alerting pipeline"
-    if alert.source == "sentry":
-        return "symptom", "application errors reported by Sentry are errors users hit"
-    for text in (name_text, alert.summary or "", " ".join(alert.labels.values())):
-        symptom = _SYMPTOM.search(text)
-        cause = _CAUSE.search(text)
-        if symptom:
-            return "symptom", f"'{symptom.group(0)}' is something users feel"
-        if cause:
-            return "cause", f"'{cause.group(0)}' is internal state, not what users see"
-    return "unknown", "neither a user-facing signal nor a known internal cause"
 
 
 # --- first actions ------------------------------------------------------------------------
@@ -309,20 +215,6 @@ def _rule_actions(alert: Alert, role: Role) -> list[TriageAction]:
     return out
 
 
-def _runbooks(alert: Alert) -> list[str]:
-    found: list[str] = []
-    for value in (
-        alert.runbook,
-        alert.annotations.get("runbook_url"),
-        alert.annotations.get("runbook"),
-        alert.annotations.get("playbook"),
-        alert.labels.get("runbook_url"),
-    ):
-        if value and value not in found:
-            found.append(value)
-    return found
-
-
 def _runbook_action(ref: str) -> TriageAction:
     """A runbook link, or the alert's own documentation text when it is not a link (GCP)."""
     if re.match(r"https?://", ref):
@@ -377,27 +269,31 @@ def _duration_s(
 
 
 def _build_group(
-    key: tuple[str, str | None], alerts: list[Alert], now_ns: int | None
+    key: tuple[str, str | None],
+    alerts: list[Alert],
+    now_ns: int | None,
+    causes: Sequence[str] = (),
+    entry_services: Sequence[str] = (),
 ) -> AlertGroup:
-    statuses = [normalise_status(a.status) for a in alerts]
+    statuses = [alert_status(a) for a in alerts]
     status = _group_status(statuses)
     worst = max(alerts, key=lambda a: severity_rank(a.severity))
     starts = [a.starts_ns for a in alerts if a.starts_ns]
     ends = [a.ends_ns for a in alerts if a.ends_ns]
-    role, reason = classify(alerts[0])
-    runbooks: list[str] = []
+    role, reason = alert_role(alerts[0], causes, entry_services)
+    linked: list[str] = []
     links: list[str] = []
     actions: list[TriageAction] = []
     for alert in alerts:
-        for url in _runbooks(alert):
-            if url not in runbooks:
-                runbooks.append(url)
+        for url in runbooks(alert):
+            if url not in linked:
+                linked.append(url)
         if alert.generator_url and alert.generator_url not in links:
             links.append(alert.generator_url)
         for action in _rule_actions(alert, role):
             if all(action.action != a.action for a in actions):
                 actions.append(action)
-    runbook_actions = [_runbook_action(ref) for ref in runbooks]
+    runbook_actions = [_runbook_action(ref) for ref in linked]
     if not actions and not runbook_actions:
         actions.append(
             TriageAction(
@@ -427,7 +323,7 @@ def _build_group(
         role_reason=reason,
         summary=summary,
         instances=_instances(alerts),
-        runbooks=runbooks,
+        runbooks=linked,
         links=links,
         actions=ordered,
     )
@@ -491,7 +387,14 @@ def triage(
     buckets: dict[tuple[str, str | None], list[Alert]] = {}
     for alert in current.values():
         buckets.setdefault((alert.name, alert.service), []).append(alert)
-    groups = [_build_group(key, members, now_ns) for key, members in buckets.items()]
+    # Alerts on the cause the verdict names are causes, as `diagnose` says of them too.
+    named = (
+        [rc.service for rc in report.root_causes[:2]]
+        if report is not None and report.verdict.status == "incident"
+        else []
+    )
+    entry = sorted({e.service for e in report.impact.entrypoints}) if report is not None else []
+    groups = [_build_group(key, members, now_ns, named, entry) for key, members in buckets.items()]
 
     likely: LikelyCause | None = None
     # A pointer only when the engine names one cause: no headline culprit without a verdict.

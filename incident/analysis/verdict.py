@@ -104,13 +104,44 @@ def decide(
     *,
     fell_back: bool,
     alerts_firing: int,
+    error_logs: int = 0,
 ) -> Verdict:
     """The verdict for these ranked causes (best first) and windows."""
     shift = entry_shift(inc, base)
     # A claim that holds but adds almost nothing (a few ms of a noisy hop) is no incident.
     strong = [c for c in causes if holds(c) and c.score >= WEAK_SCORE] if not fell_back else []
     firing = f"{alerts_firing} alert{'s' if alerts_firing != 1 else ''} firing"
+    if not inc.n_traces:
+        if alerts_firing or error_logs:
+            what = ", ".join(
+                part
+                for part in (
+                    firing if alerts_firing else "",
+                    plural(error_logs, "error log line") if error_logs else "",
+                )
+                if part
+            )
+            return Verdict(
+                status="inconclusive",
+                reason=f"{what}, but no traces to tell which component changed",
+                alternatives=[_alternative(c) for c in causes[:ALTERNATIVES]],
+            )
+        return Verdict(
+            status="no-incident",
+            confidence=0.3,
+            reason="no traces, no error logs and no firing alerts were read",
+        )
     if base is None:
+        located = next((c for c in causes[:1] if c.instance or c.version), None)
+        if located is not None and not fell_back:
+            # Failures on one instance or one version while its peers are healthy: a
+            # comparison inside the export itself, which needs no baseline.
+            return Verdict(
+                status="incident",
+                confidence=confidence(located, causes[1] if len(causes) > 1 else None),
+                reason=f"{located.component} stands out: {located.concentration}",
+                alternatives=[_alternative(c) for c in causes[1:ALTERNATIVES]],
+            )
         n = inc.n_traces
         rate = inc.failed_traces / n if n else 0.0
         if n >= MIN_REQUESTS and rate >= STEADY_FAILURE_RATE:

@@ -1,0 +1,61 @@
+"""The engine does not contradict itself: `triage` and `diagnose` give every alert the same
+role, and every failing operation has the same category in `root_causes` and `failures`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from realfiles import FIXTURES
+
+from incident.analysis import diagnose
+from incident.analysis.triage import triage
+from incident.ingest import load
+from incident.model import Alert, Bundle
+from incident.report import Report
+from incident.synth import SCENARIOS, generate
+
+ALERT_FILES = sorted(p for p in (FIXTURES / "alerts").rglob("*.json") if "README" not in p.name)
+
+
+def _roles_agree(alerts: list[Alert], report: Report) -> None:
+    by_triage = {
+        (g.name, g.service): g.role for g in triage(alerts, report=report, now_ns=0).groups
+    }
+    assert by_triage
+    for row in report.alerts:
+        key = (row.name, next((a.service for a in alerts if a.name == row.name), None))
+        if key in by_triage:
+            assert row.role == by_triage[key], (row.name, row.role, by_triage[key])
+
+
+@pytest.mark.parametrize("path", ALERT_FILES, ids=lambda p: p.name)
+def test_triage_and_diagnose_agree_on_every_real_alert(path: Path) -> None:
+    bundle = load([], alerts=[str(path)])
+    if not bundle.alerts:
+        pytest.skip(f"{path.name} holds notices, no alert")  # e.g. a PagerDuty ping
+    _roles_agree(bundle.alerts, diagnose(bundle))
+
+
+@pytest.mark.parametrize("kind", SCENARIOS)
+def test_triage_and_diagnose_agree_on_synthetic_alerts(kind: str) -> None:
+    sc = generate(kind, seed=6, traces=300)
+    assert sc.alerts
+    _roles_agree(list(sc.alerts), diagnose(sc.bundle()))
+    _roles_agree(list(sc.alerts), diagnose(Bundle(alerts=list(sc.alerts))))
+
+
+@pytest.mark.parametrize("kind", SCENARIOS)
+@pytest.mark.parametrize("seed", [1, 7])
+def test_a_failure_has_one_category_everywhere(kind: str, seed: int) -> None:
+    """In a retry storm the cause table and the failures table once disagreed
+    (transient vs partial) about the same failures."""
+    sc = generate(kind, seed=seed, traces=300)
+    for report in (diagnose(sc.bundle()), diagnose(sc.bundle(), sc.baseline_bundle())):
+        failures = {(f.service, f.operation): f.category for f in report.failures}
+        for rc in report.root_causes:
+            if rc.kind == "error" and (rc.service, rc.operation) in failures:
+                assert rc.category == failures[(rc.service, rc.operation)], (
+                    rc.service,
+                    rc.operation,
+                )
