@@ -77,8 +77,7 @@ def cause_sentence(a: Assessment, c: Candidate) -> str:
         # "Requests still succeed", not "users are not affected": the fallback may cost
         # latency elsewhere (a cache miss lands on the database).
         text = (
-            f"{where} fails, but its callers fall back and the requests still "
-            f"succeed ({failures})."
+            f"{where} fails, but its callers fall back and the requests still succeed ({failures})."
             if n_fail >= MIN_EVIDENCE
             else f"{where} failed {_times(n_fail)} and the request still succeeded"
             f"{' each time' if n_fail > 1 else ''} ({failures})."
