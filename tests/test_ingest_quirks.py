@@ -14,7 +14,7 @@ import pytest
 from incident.errors import FormatError
 from incident.ingest import load
 from incident.ingest.ids import norm_id
-from incident.ingest.otlp_json import MAX_ATTR_CHARS
+from incident.ingest.toolkit import MAX_ATTR_CHARS
 from incident.model import Bundle, SpanKind, StatusCode
 
 TID = "5b8efff798038103d269b633813fc60c"

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Callable
-from importlib import import_module
-from typing import Any
 
 import msgspec
 
 from incident.errors import EmptyInputError, FormatError, UnreadableInputError
-from incident.ingest import jaeger, otlp_json, span_csv, zipkin
+from incident.ingest import alerts, jaeger, logs, otlp_json, span_csv, zipkin
 from incident.ingest.bounds import NESTED_TOO_DEEPLY, screen_times
 from incident.ingest.sources import Blob
+from incident.ingest.toolkit import Paused, iter_lines
 from incident.model import Bundle
 
 HEAD = 64 * 1024
@@ -40,51 +38,16 @@ _HOLE_BLOCK = 1024 * 1024
 _CONTROLS = bytes(b for b in range(32) if b not in b"\t\n\x0b\x0c\r\x1b") + b"\x7f"
 
 
-def _reader(module: str, attr: str) -> Callable[..., Any] | None:
-    """A function of the log or alert reader, or None while that module does not exist."""
-    try:
-        mod = import_module(f"incident.ingest.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith(f"incident.ingest.{module}"):
-            return None
-        raise
-    fn = getattr(mod, attr, None)
-    return fn if callable(fn) else None
-
-
 def _sniff_logs(head: str, json: bool = False) -> str | None:
     """The log format the log reader sees in `head`; in JSON, "any text" does not count."""
-    sniff = _reader("logs", "sniff")
     try:
-        result = sniff(head) if sniff else None
+        result = logs.sniff(head)
     except RecursionError:
         # Absurdly nested JSON is no log format; the caller reports it as what it is.
         return None
     if json and result == PLAIN_TEXT:
         return None
-    return result if isinstance(result, str) and result else None
-
-
-def _sniff_alerts(obj: object) -> str | None:
-    sniff = _reader("alerts", "sniff")
-    result = sniff(obj) if sniff else None
-    return result if isinstance(result, str) and result else None
-
-
-def _read_logs(text: str, name: str) -> Bundle:
-    read = _reader("logs", "read")
-    if read is None:
-        raise FormatError(name, "this build has no log reader", "trace files")
-    bundle: Bundle = read(text, name)
-    return bundle
-
-
-def _read_alerts(obj: object, name: str) -> Bundle:
-    read = _reader("alerts", "read")
-    if read is None:
-        raise FormatError(name, "this build has no alert reader", "trace files")
-    bundle: Bundle = read(obj, name)
-    return bundle
+    return result or None
 
 
 # --- bytes -> text -------------------------------------------------------------------------
@@ -214,7 +177,7 @@ def _looks_like_jsonl(data: bytes, start: int, tolerant: bool) -> bool:
             return first_end in (b"}", b"]") and next_start in (b"{", b"[")
         return isinstance(_decode_small(memoryview(data)[start:nl]), dict | list)
     good = 0
-    for n, (_, line) in enumerate(otlp_json.iter_lines(data)):
+    for n, (_, line) in enumerate(iter_lines(data)):
         if n >= 20 or good >= 2:
             break
         if len(line) < 16 * 1024 * 1024 and isinstance(_decode_small(line), dict):
@@ -224,7 +187,7 @@ def _looks_like_jsonl(data: bytes, start: int, tolerant: bool) -> bool:
 
 def _has_otlp_lines(data: bytes) -> bool:
     """Whether one of the first lines is an OTLP envelope (traces, logs or metrics)."""
-    for n, (_, line) in enumerate(otlp_json.iter_lines(data)):
+    for n, (_, line) in enumerate(iter_lines(data)):
         if n >= 50:
             break
         head = bytes(line[:4096])
@@ -234,28 +197,25 @@ def _has_otlp_lines(data: bytes) -> bool:
 
 
 def _read_jsonl(data: bytes, name: str, force: str | None) -> Bundle:
-    otlp = force != ALERTS and _has_otlp_lines(data)
-    if otlp and force is None:
+    if force is None and _has_otlp_lines(data):
         return otlp_json.read_jsonl(data, name)
-    if force == ALERTS or (force is None and _sniff_alerts(_first_value(data)) is not None):
+    if force == ALERTS or (force is None and alerts.sniff(_first_value(data)) is not None):
         bundle = Bundle()
-        for _, line in otlp_json.iter_lines(data):
+        for _, line in iter_lines(data):
             obj = _decode_small(line)
-            if obj is None or _sniff_alerts(obj) is None:
+            if obj is None or alerts.sniff(obj) is None:
                 bundle.quality.skipped += 1
                 continue
-            bundle.extend(_read_alerts(obj, name))
+            bundle.extend(alerts.read(obj, name))
         return bundle
     text = _text(data, name)
     if force == LOGS or _sniff_logs(text[:HEAD], json=True) is not None:
-        if _reader("logs", "read") is None and otlp:
-            return otlp_json.read_jsonl(data, name)
-        return _read_logs(text, name)
+        return logs.read(text, name)
     raise FormatError(name, "JSON Lines of an unknown shape", EXPECTED)
 
 
 def _first_value(data: bytes) -> object:
-    for _, line in otlp_json.iter_lines(data):
+    for _, line in iter_lines(data):
         value = _decode_small(line)
         if value is not None:
             return value
@@ -266,7 +226,7 @@ def _first_value(data: bytes) -> object:
 
 
 def _decode_whole(data: bytes, name: str) -> object:
-    with otlp_json.Paused():
+    with Paused():
         try:
             return msgspec.json.decode(data)
         except UnicodeDecodeError as exc:
@@ -303,12 +263,9 @@ def dispatch_json(obj: object, name: str, text_head: str) -> Bundle | None:
     if zipkin.looks_like_zipkin(obj):
         return zipkin.read(obj, name)
     if isinstance(obj, dict) and isinstance(obj.get("resourceLogs"), list):
-        # Logs have one home when the log reader exists; this reader is the fallback.
-        if _reader("logs", "read") is not None:
-            return None
-        return otlp_json.logs_from_otlp(obj, name)
-    if _sniff_alerts(obj) is not None:
-        return _read_alerts(obj, name)
+        return None  # OTLP logs: the log reader's
+    if alerts.sniff(obj) is not None:
+        return alerts.read(obj, name)
     if _sniff_logs(text_head, json=True) is not None:
         return None
     raise FormatError(name, _describe(obj), EXPECTED)
@@ -351,25 +308,19 @@ def _read_json(box: list[bytes], start: int, name: str, force: str | None) -> Bu
         if force != ALERTS and not exc.problem.startswith(NESTED_TOO_DEEPLY):
             text_head = data[:HEAD].decode("utf-8", "replace")
             if force == LOGS or _sniff_logs(text_head) is not None:
-                return _read_logs(_text(data, name), name)
+                return logs.read(_text(data, name), name)
         raise
     if force == ALERTS:
-        return _read_alerts(obj, name)
+        return alerts.read(obj, name)
     if force == LOGS:
-        if (
-            isinstance(obj, dict)
-            and isinstance(obj.get("resourceLogs"), list)
-            and (_reader("logs", "read") is None)
-        ):
-            return otlp_json.logs_from_otlp(obj, name)
         del obj
-        return _read_logs(_text(data, name), name)
+        return logs.read(_text(data, name), name)
     text_head = data[:HEAD].decode("utf-8", "replace")
     bundle = dispatch_json(obj, name, text_head)
     if bundle is not None:
         return bundle
     del obj
-    return _read_logs(_text(data, name), name)
+    return logs.read(_text(data, name), name)
 
 
 # --- entry point ---------------------------------------------------------------------------
@@ -410,7 +361,7 @@ def _read(blob: Blob, force: str | None) -> Bundle:
         expected = forced.get(force or "", EXPECTED)
         raise EmptyInputError(name, "empty file" if not data else "only whitespace", expected)
     head = data[:HEAD]
-    with otlp_json.Paused():
+    with Paused():
         if data[start : start + 1] in (b"{", b"["):
             box = [data]
             del data
@@ -435,7 +386,7 @@ def _read(blob: Blob, force: str | None) -> Bundle:
             elif force != LOGS and _sniff_logs(text[:HEAD]) is None:
                 raise FormatError(name, "text in no recognised format", EXPECTED)
             else:
-                bundle = _read_logs(text, name)
+                bundle = logs.read(text, name)
     if hole:
         q = bundle.quality
         if bundle.logs:

@@ -15,7 +15,14 @@ import msgspec
 
 from incident.ingest.bounds import safe_str
 from incident.ingest.ids import norm_id
-from incident.ingest.otlp_json import MAX_ATTR_CHARS, UNKNOWN_SERVICE, Paused, Tally, to_int
+from incident.ingest.toolkit import (
+    INTERN_CHARS,
+    MAX_ATTR_CHARS,
+    UNKNOWN_SERVICE,
+    Paused,
+    Tally,
+    to_int,
+)
 from incident.model import Bundle, InputInfo, Span, SpanEvent, SpanKind, SpanLink, StatusCode
 
 _KINDS = {
@@ -27,8 +34,6 @@ _KINDS = {
 }
 _US = 1000
 _intern = sys.intern
-# Values up to this length are interned (methods, hosts, routes repeat on every span).
-_INTERN_CHARS = 64
 
 
 def _traces(obj: object) -> list[dict[str, Any]]:
@@ -77,8 +82,7 @@ def _tag_value(tag: dict[str, Any], tally: Tally) -> Any:
     elif kind == "bool" and isinstance(value, str):
         value = value.lower() == "true"
     if isinstance(value, str) and len(value) > MAX_ATTR_CHARS:
-        tally.truncated += 1
-        value = value[:MAX_ATTR_CHARS] + "…"
+        value = tally.cut(value)
     elif isinstance(value, dict | list):
         value = safe_str(value, MAX_ATTR_CHARS)
     return value
@@ -366,7 +370,7 @@ def _typed_tags(tags: list[_TagJ], tally: Tally) -> dict[str, Any]:
         value = tag.value
         kind = type(value)
         if kind is str:
-            if len(value) > _INTERN_CHARS or (tag.type and tag.type != "string"):
+            if len(value) > INTERN_CHARS or (tag.type and tag.type != "string"):
                 # Long, or a number or boolean written as a string: the generic rules.
                 value = _tag_value({"value": value, "type": tag.type}, tally)
             else:

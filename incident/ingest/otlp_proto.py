@@ -12,12 +12,17 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, TracesData
 
 from incident.errors import FormatError
-from incident.ingest.otlp_json import MAX_ATTR_CHARS, MAX_VALUE_DEPTH, UNKNOWN_SERVICE, Tally
+from incident.ingest.bounds import TOO_DEEP
+from incident.ingest.toolkit import (
+    INTERN_CHARS,
+    MAX_ATTR_CHARS,
+    MAX_VALUE_DEPTH,
+    UNKNOWN_SERVICE,
+    Tally,
+)
 from incident.model import Bundle, InputInfo, Span, SpanEvent, SpanLink
 
 _ZERO8 = bytes(8)
-# String values up to this length are interned: enum-like values repeat on every span.
-_INTERN_CHARS = 64
 _intern = sys.intern
 
 
@@ -35,10 +40,7 @@ def _value(v: AnyValue, tally: Tally, depth: int = 0) -> Any:
     which = v.WhichOneof("value")
     if which == "string_value":
         s = v.string_value
-        if len(s) > MAX_ATTR_CHARS:
-            tally.truncated += 1
-            return s[:MAX_ATTR_CHARS] + "…"
-        return s
+        return tally.cut(s) if len(s) > MAX_ATTR_CHARS else s
     if which == "int_value":
         return v.int_value
     if which == "bool_value":
@@ -49,7 +51,7 @@ def _value(v: AnyValue, tally: Tally, depth: int = 0) -> Any:
         return v.bytes_value.hex()
     if depth >= MAX_VALUE_DEPTH and which in ("array_value", "kvlist_value"):
         tally.truncated += 1
-        return "<nested too deeply>"
+        return TOO_DEEP
     if which == "array_value":
         return [_value(x, tally, depth + 1) for x in v.array_value.values]
     if which == "kvlist_value":
@@ -66,7 +68,7 @@ def _attrs(kvs: Any, tally: Tally) -> dict[str, Any]:
         # Most values are short non-empty strings: one field read settles them; the rest
         # (empty strings too, which may be unset) go through WhichOneof in _value.
         s = v.string_value
-        if s and len(s) <= _INTERN_CHARS:
+        if s and len(s) <= INTERN_CHARS:
             out[intern(kv.key)] = intern(s)
         else:
             out[intern(kv.key)] = _value(v, tally)

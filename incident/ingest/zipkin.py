@@ -16,7 +16,14 @@ import msgspec
 
 from incident.ingest.bounds import safe_str
 from incident.ingest.ids import derived_span_id, norm_id
-from incident.ingest.otlp_json import MAX_ATTR_CHARS, UNKNOWN_SERVICE, Paused, Tally, to_int
+from incident.ingest.toolkit import (
+    INTERN_CHARS,
+    MAX_ATTR_CHARS,
+    UNKNOWN_SERVICE,
+    Paused,
+    Tally,
+    to_int,
+)
 from incident.model import Bundle, InputInfo, Span, SpanEvent, SpanKind, StatusCode
 
 _KINDS = {
@@ -28,8 +35,6 @@ _KINDS = {
 _US = 1000
 _SERVERS = (SpanKind.SERVER, SpanKind.CONSUMER)
 _intern = sys.intern
-# Tag values up to this length are interned (methods, hosts, routes repeat on every span).
-_INTERN_CHARS = 64
 
 
 def looks_like_zipkin(obj: object) -> bool:
@@ -58,8 +63,7 @@ def _tags(raw: object, tally: Tally) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if isinstance(value, str) and len(value) > MAX_ATTR_CHARS:
-            tally.truncated += 1
-            value = value[:MAX_ATTR_CHARS] + "…"
+            value = tally.cut(value)
         elif isinstance(value, dict | list):
             value = safe_str(value, MAX_ATTR_CHARS)
         out[str(key)] = value
@@ -341,15 +345,14 @@ def _typed_tags(
     intern = _intern
     if small:
         return {
-            intern(k): intern(v) if type(v) is str and len(v) <= _INTERN_CHARS else v
+            intern(k): intern(v) if type(v) is str and len(v) <= INTERN_CHARS else v
             for k, v in tags.items()
         }
     out: dict[str, Any] = {}
     for key, value in tags.items():
         if isinstance(value, str) and len(value) > MAX_ATTR_CHARS:
-            tally.truncated += 1
-            value = value[:MAX_ATTR_CHARS] + "…"
-        elif isinstance(value, str) and len(value) <= _INTERN_CHARS:
+            value = tally.cut(value)
+        elif isinstance(value, str) and len(value) <= INTERN_CHARS:
             value = intern(value)
         out[intern(key)] = value
     return out

@@ -13,8 +13,8 @@ from incident.ingest.logs.records import MAX_FIELD_CHARS, bound
 from incident.ingest.logs.timestamps import parse_time
 from incident.model import LogRecord
 
-SIGNAL_KEYS = ("resourceLogs", "resource_logs")
 OTHER_SIGNAL_KEYS = ("resourceSpans", "resourceMetrics", "resourceProfiles", "resource_spans")
+_SCOPE_KEYS = ("scopeLogs", "instrumentationLibraryLogs", "scope_logs")
 _INSTANCE_KEYS = ("k8s.pod.name", "host.name", "service.instance.id", "container.id")
 # Resource attributes worth repeating on each record: what version and where it ran.
 _KEPT_RESOURCE = ("service.version", "k8s.namespace.name", "deployment.environment")
@@ -62,31 +62,42 @@ def _as_int(value: Any) -> Any:
     return value
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _message(body: Any) -> str:
-    if isinstance(body, str):
-        return body
+    """The body as the record's message, cut to MAX_FIELD_CHARS as every log reader does."""
     if isinstance(body, dict):
         for key in ("message", "msg", "body"):
             inner = body.get(key)
             if isinstance(inner, str):
-                return inner
+                body = inner
+                break
+    if isinstance(body, str):
+        return body[:MAX_FIELD_CHARS] if len(body) > MAX_FIELD_CHARS else body
     if body is None:
         return ""
     return json_text(body, MAX_FIELD_CHARS)
 
 
 def _level(record: dict[str, Any]) -> str | None:
+    """The severity number when it names a level (it is the normalised one), else the text."""
     number = record.get("severityNumber")
-    if isinstance(number, int) and not isinstance(number, bool):
-        found = level_from_otlp_number(number)
-        if found:
-            return found
-    elif isinstance(number, str):
-        found = level_from_name(number)
-        if found:
-            return found
+    if isinstance(number, str) and not number.strip().isdigit():
+        found = level_from_name(number)  # the enum's name: SEVERITY_NUMBER_WARN
+    else:
+        if isinstance(number, float) and number.is_integer():
+            number = int(number)
+        band = _as_int(number)  # a decimal string: "9"
+        found = level_from_otlp_number(band) if type(band) is int else None
+    if found:
+        return found
     text = record.get("severityText")
-    return level_from_name(text) if isinstance(text, str) and text else None
+    if not isinstance(text, str) or not text:
+        return None
+    # Numbered variants ("WARN2", "INFO4") name the level of their band.
+    return level_from_name(text) or level_from_name(text.rstrip("0123456789"))
 
 
 def records_from_request(obj: dict[str, Any], source: str) -> tuple[list[LogRecord], int]:
@@ -108,9 +119,8 @@ def records_from_request(obj: dict[str, Any], source: str) -> tuple[list[LogReco
         service = str(service) if service not in (None, "") else None
         instance = next((str(resource[k]) for k in _INSTANCE_KEYS if resource.get(k)), None)
         kept = {f"resource.{k}": resource[k] for k in _KEPT_RESOURCE if k in resource}
-        scopes = rl.get("scopeLogs", rl.get("instrumentationLibraryLogs", rl.get("scope_logs")))
-        if not isinstance(scopes, list):
-            continue
+        # Old exporters write instrumentationLibraryLogs; read whichever lists are there.
+        scopes = [sl for key in _SCOPE_KEYS for sl in _as_list(rl.get(key))]
         for sl in scopes:
             if not isinstance(sl, dict):
                 bad += 1
