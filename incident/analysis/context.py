@@ -13,7 +13,7 @@ import msgspec
 from incident.analysis.assess import Assessment, iso
 from incident.analysis.classify import alert_role, alert_service, runbooks
 from incident.analysis.evidence import EvidenceLog
-from incident.analysis.logs import mine, surge
+from incident.analysis.logs import is_junk, mine, surge
 from incident.analysis.sections import Fields, _span_ref
 from incident.analysis.semconv import error_text
 from incident.model import LogRecord
@@ -40,7 +40,14 @@ def log_templates(a: Assessment, ev: EvidenceLog, done: Fields) -> list[LogTempl
     for st in stats:
         sg = surge(st, ratio)
         is_new = has_base and st.baseline_count == 0
-        rank_key = (is_new and st.error_like, sg or 0.0, st.error_like, st.count)
+        # Terminal junk (progress meters) goes last, however often it was printed.
+        rank_key = (
+            not is_junk(st.template),
+            is_new and st.error_like,
+            sg or 0.0,
+            st.error_like,
+            st.count,
+        )
         rows.append((rank_key, st, sg, is_new))
     rows.sort(key=lambda x: x[0], reverse=True)
     out: list[LogTemplate] = []
@@ -252,6 +259,7 @@ def data_quality(a: Assessment, ev: EvidenceLog, done: Fields) -> DataQualityRep
             "no baseline: no fault-free export was given and no calm period "
             "was found before the incident, so nothing is compared"
         )
+    warnings.extend(_inputs_apart(a))
     return DataQualityReport(
         spans=q.spans or t.n,
         traces=len(t.members),
@@ -265,3 +273,42 @@ def data_quality(a: Assessment, ev: EvidenceLog, done: Fields) -> DataQualityRep
         alerts=len(a.bundle.alerts),
         warnings=warnings[:50],
     )
+
+
+_HOUR_NS = 3600 * 10**9
+# Traces of one incident spread wider than this come from different periods.
+_WIDE_NS = 30 * 24 * _HOUR_NS
+
+
+def _inputs_apart(a: Assessment) -> list[str]:
+    """Inputs checked against each other: traces from different periods, and logs or alerts
+    that fall outside the traces' window (the wrong file, or the wrong clock)."""
+    t = a.table
+    if not t.n:
+        return []
+    lo, hi = min(t.start), max(t.end)
+    out: list[str] = []
+    if hi - lo > _WIDE_NS:
+        out.append(
+            f"the traces span {(hi - lo) // (24 * _HOUR_NS):,} days: inputs from different "
+            "periods are diagnosed as one incident"
+        )
+    outside = [
+        r for r in a.bundle.logs if r.time_ns and not lo - _HOUR_NS <= r.time_ns <= hi + _HOUR_NS
+    ]
+    if outside:
+        out.append(
+            f"{len(outside):,} of {len(a.bundle.logs):,} log records lie more than an hour "
+            "outside the traces' window (another period, or a clock or year assumed wrong)"
+        )
+    late = [
+        al.name
+        for al in a.bundle.alerts
+        if al.starts_ns and not lo - 24 * _HOUR_NS <= al.starts_ns <= hi + _HOUR_NS
+    ]
+    if late:
+        out.append(
+            f"{len(late)} alert(s) started far outside the traces' window "
+            f"({', '.join(sorted(set(late))[:3])}): they may be about another incident"
+        )
+    return out

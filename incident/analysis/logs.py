@@ -10,13 +10,24 @@ from dataclasses import dataclass, field
 from incident.model import LogRecord
 from incident.text import clip
 
+# Variable parts, masked in this order: redaction placeholders, e-mails, values of
+# key=value pairs, UUIDs, addresses, quoted strings, long tokens mixing letters and digits
+# (request ids, keys), hex ids, numbers with their units.
 _MASKS = (
+    re.compile(r"<[a-z][a-z0-9_-]{0,30}:\d{1,9}>"),
+    re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}"),
+    re.compile(r"(?<=[\w.-]=)[^\s,;&)\]}]{1,200}"),
     re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
     re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"),
     re.compile(r"\"[^\"]*\"|'[^']*'"),
+    re.compile(r"\b(?=[\w-]{0,80}\d)(?=[\w-]{0,80}[A-Za-z])[\w-]{16,80}\b"),
     re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{6,}\b"),
     re.compile(r"(?<![A-Za-z])[-+]?\d+(?:\.\d+)?(?:ms|s|µs|us|ns|%|MB|KB|GB)?\b"),
 )
+
+
+# Terminal output that is no message: progress bars and spinners.
+_BAR = re.compile(r"[█▉▊▋▌▍▎▏▓▒░#=>\-|]{6,}|\d{1,3}%\s*\|")
 
 
 def template_of(message: str) -> str:
@@ -24,7 +35,15 @@ def template_of(message: str) -> str:
     text = message.strip().splitlines()[0] if message.strip() else ""
     for rx in _MASKS:
         text = rx.sub("<*>", text)
+    # Masks next to each other are one variable part.
+    text = re.sub(r"(?:<\*>[\s:/._-]{0,2}){2,}", "<*> ", text).rstrip()
     return clip(text, 240)
+
+
+def is_junk(template: str) -> bool:
+    """Progress meters and spinners: mostly bar characters and masked numbers, no words."""
+    words = re.findall(r"[A-Za-z]{3,}", template.replace("<*>", " "))
+    return bool(_BAR.search(template)) and len(words) <= 2
 
 
 @dataclass

@@ -72,6 +72,9 @@ def sniff(text_head: str) -> str | None:
     return None
 
 
+_DAY_NS = 86_400 * 10**9
+
+
 def read(text: str, name: str, *, year: int | None = None) -> Bundle:
     """LogRecords from the text of one log file, with an InputInfo saying what it was.
 
@@ -99,6 +102,16 @@ def read(text: str, name: str, *, year: int | None = None) -> Bundle:
         records, skipped, other = _read_lines(text, name, ctx, strict_json=fmt != "text")
     if other:
         notes.append(f"{other} lines hold traces or metrics, not logs")
+    if ctx.yearless and year is None:
+        now_ns = _dt.datetime.now(_dt.UTC).timestamp() * 1e9
+        if any(r.time_ns and r.time_ns > now_ns + _DAY_NS for r in records):
+            # This year would put them in the future: they were written last year.
+            again = read(text, name, year=assumed - 1)
+            again.quality.warn(
+                f"{name}: {ctx.yearless} lines carry no year; {assumed - 1} assumed, as "
+                f"{assumed} would put them in the future"
+            )
+            return again
     if ctx.yearless:
         notes.append(f"{ctx.yearless} lines carry no year; {assumed} assumed")
     if not records:

@@ -18,6 +18,7 @@ from incident.ingest.logs.levels import (
     level_from_value,
 )
 from incident.ingest.logs.timestamps import parse_time
+from incident.ingest.span_csv import service_of_pod
 from incident.model import LogRecord
 
 MAX_FIELD_CHARS = 4096
@@ -356,6 +357,9 @@ def record_from_object(
     service_key, service = _pick_text(flat, keys[_SERVICE] or _NONE)
     instance_key, instance = _pick_text(flat, keys[_INSTANCE] or _NONE)
     used.extend(k for k in (trace_key, span_key, service_key, instance_key) if k)
+    if service is None and instance:
+        # No service field: the pod (hashes dropped) or host it ran on names it.
+        service = service_of_pod(instance)
 
     for key in used:
         del flat[key]
