@@ -147,7 +147,8 @@ class PathStep(_Model):
 
 class CriticalPath(_Model):
     trace_id: str
-    label: Literal["slow", "failed", "baseline"]
+    # "typical" when no request was slow: the path of an ordinary one, not a "slow" one.
+    label: Literal["slow", "typical", "failed", "baseline"]
     entrypoint: str
     duration_ms: float
     steps: list[PathStep] = Field(default_factory=list)

@@ -40,7 +40,7 @@ from incident.report import (
 from incident.text import clip
 
 Fields = Mapping[str, Any]
-PathLabel = Literal["slow", "failed", "baseline"]
+PathLabel = Literal["slow", "typical", "failed", "baseline"]
 
 
 def root_causes(a: Assessment, ev: EvidenceLog, done: Fields) -> list[RootCause]:
@@ -333,7 +333,7 @@ def critical_paths(a: Assessment, ev: EvidenceLog, done: Fields) -> list[Critica
     # The slowest traces through the cause, looking at a bounded number of them.
     upper = pool[len(pool) // 2 :][-300:]
     picked = next((k for k in reversed(upper) if touches(k)), pool[-1])
-    out.append(_path_of(t, picked, "slow"))
+    out.append(_path_of(t, picked, "slow" if slow_traces else "typical"))
     failed = [k for k in inc.traces if t.flag[t.roots[k]] == ERROR]
     if failed:
         k = next((k for k in failed[:200] if touches(k)), failed[0])

@@ -92,8 +92,9 @@ def time_key(text: str | None) -> float:
 
 
 def representative_path(report: Report) -> CriticalPath | None:
-    """The critical path worth drawing: a slow request first, then a failed one."""
-    for label in ("slow", "failed", "baseline"):
+    """The critical path worth drawing: a slow request first, then a failed one, then a
+    typical one (when no request was slow)."""
+    for label in ("slow", "failed", "typical", "baseline"):
         for path in report.critical_paths:
             if path.label == label and path.steps:
                 return path

@@ -391,7 +391,13 @@ def _root_cause(report: Report) -> str:
             else "**Contributing factors** (lower-ranked candidates)"
         )
         parts.append(f"{title}:\n\n" + factors)
-    old = [f for f in report.failures if f.baseline_count > 0]
+    # Errors that were there before and are not (also) a ranked cause.
+    causes = {(rc.service, rc.operation) for rc in report.root_causes}
+    old = [
+        f
+        for f in report.failures
+        if f.baseline_count > 0 and (f.service, f.operation) not in causes
+    ]
     if old:
         lines = "\n".join(
             f"- {md_escape(where(f.service, f.operation))}: {f.baseline_count:,} in the baseline, "
@@ -403,6 +409,14 @@ def _root_cause(report: Report) -> str:
             "not ranked as its cause):\n\n" + lines
         )
     return "\n\n".join(parts)
+
+
+_PATH_WORDS = {
+    "slow": "a representative slow request",
+    "failed": "a representative failed request",
+    "typical": "a typical request (none was slow)",
+    "baseline": "a baseline request",
+}
 
 
 def _latency(report: Report) -> str:
@@ -419,7 +433,8 @@ def _latency(report: Report) -> str:
             [
                 md_escape(where(li.service, li.operation)),
                 md_escape(li.edge) if li.edge else "self time",
-                format_ms(li.baseline_ms),
+                # No baseline is no baseline, not a 0 ms one.
+                format_ms(li.baseline_ms) if report.window.baseline != "none" else "—",
                 format_ms(li.incident_ms),
                 ("+" if li.added_ms >= 0 else "") + format_ms(li.added_ms),
                 format_pct(li.share),
@@ -446,7 +461,7 @@ def _latency(report: Report) -> str:
     if path is not None:
         shown = min(len(path.steps), MAX_STEPS)
         caption = (
-            f"Critical path of a representative {path.label} request "
+            f"Critical path of {_PATH_WORDS.get(path.label, 'a request')} "
             f"(trace {md_code(path.trace_id)}, {md_escape(path.entrypoint)}, "
             f"{format_ms(path.duration_ms)}); the hop with the most self time is highlighted"
             + (", failing spans are marked critical" if any(s.error for s in path.steps) else "")
