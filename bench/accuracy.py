@@ -39,7 +39,7 @@ services are ranked by (mean self time per span in the incident - mean in the co
 x span count in the incident. The comparison is the fault-free minute in `baseline` mode and,
 in `export` mode, the earlier half of the export (split at the midpoint of its time range).
 
-Synthetic faults: every scenario of `incident.synth.SCENARIOS`, seeds 0..N-1, with its
+Synthetic faults: every scenario of `synth.SCENARIOS`, seeds 0..N-1, with its
 fault-free baseline and without; truth is `scenario.truth.service`.
 
 Healthy checks (false alarms): each system's fault-free minute alone, and its later half
@@ -67,14 +67,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# The package, and the scenario generator that lives with the tests (tests/synth).
+for _path in (ROOT, ROOT / "tests"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from synth import SCENARIOS, generate  # noqa: E402
 
 from incident.analysis import diagnose  # noqa: E402
 from incident.ingest import finish, load  # noqa: E402
 from incident.ingest.span_csv import service_of_pod  # noqa: E402
 from incident.model import Bundle  # noqa: E402
-from incident.synth import SCENARIOS, generate  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "realdata" / "rca" / "nezha"
 MODES = ("baseline", "export")

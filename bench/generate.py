@@ -7,10 +7,14 @@ formats the tool reads. Generation is not measured; files are cached in bench/ou
 from __future__ import annotations
 
 import base64
+import sys
 from pathlib import Path
 
-from incident.synth import generate
-from incident.synth.writers import otlp_request, write_jaeger, write_otlp_json, write_zipkin
+# The scenario generator is test support (tests/synth), not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from synth import generate
+from synth.writers import otlp_request, write_jaeger, write_otlp_json, write_zipkin
 
 
 def _spans_per_trace(seed: int) -> float:

@@ -9,10 +9,14 @@ The files are committed; this script documents how they were made.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from incident.synth import generate
-from incident.synth.writers import write_alertmanager, write_logs, write_otlp_json
+# The scenario generator is test support (tests/synth), not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from synth import generate
+from synth.writers import write_alertmanager, write_logs, write_otlp_json
 
 OUT = Path(__file__).resolve().parent / "checkout-db-latency"
 

@@ -10,11 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from synth import generate
+from synth import writers as w
+
 from incident.analysis import diagnose
 from incident.ingest import load
 from incident.model import Bundle, Span, SpanKind, StatusCode
-from incident.synth import generate
-from incident.synth import writers as w
 
 ROOT = Path(__file__).resolve().parent.parent
 OTEL_DEMO = ROOT / "tests" / "fixtures" / "traces" / "otel-tui_test_data.json"

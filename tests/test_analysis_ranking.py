@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from synth import Scenario, generate
 
 from incident.analysis import diagnose
 from incident.analysis.config import AnalysisConfig
@@ -17,7 +18,6 @@ from incident.analysis.signals import collect
 from incident.analysis.trees import build
 from incident.ingest import load
 from incident.model import Bundle, Span, SpanKind, StatusCode
-from incident.synth import Scenario, generate
 
 MS = 1_000_000
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "checkout-db-latency"

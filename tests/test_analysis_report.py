@@ -6,11 +6,11 @@ import json
 import re
 
 import pytest
+from synth import Scenario, generate
 
 from incident.analysis import diagnose
 from incident.model import LogRecord
 from incident.report import Report
-from incident.synth import Scenario, generate
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 

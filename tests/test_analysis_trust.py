@@ -10,13 +10,13 @@ import re
 from pathlib import Path
 
 import pytest
+from synth import generate
 
 from incident.analysis import diagnose
 from incident.analysis.evidence import MIN_EVIDENCE, ms_text
 from incident.ingest import load
 from incident.model import Bundle, Span, SpanKind, StatusCode
 from incident.report import Report
-from incident.synth import generate
 
 TRACES = Path(__file__).resolve().parent / "fixtures" / "traces"
 MS = 1_000_000

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from realfiles import FIXTURES
+from synth import SCENARIOS, generate
 
 from incident.analysis import diagnose
 from incident.analysis.triage import triage
 from incident.ingest import load
 from incident.model import Alert, Bundle
 from incident.report import Report
-from incident.synth import SCENARIOS, generate
 
 ALERT_FILES = sorted(p for p in (FIXTURES / "alerts").rglob("*.json") if "README" not in p.name)
 

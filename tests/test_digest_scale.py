@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from synth import generate
 
 from incident.analysis import diagnose
 from incident.digest import build_digest
-from incident.synth import generate
 
 
 @pytest.mark.slow

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 from realfiles import FIXTURES, ROOT
+from synth import SCENARIOS, generate
 
 from incident.analysis import diagnose
 from incident.ingest import load
 from incident.model import Bundle
 from incident.render.json import render_json
 from incident.report import Report
-from incident.synth import SCENARIOS, generate
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "engine"
 

@@ -6,12 +6,13 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from synth import generate
+
 from incident.analysis import diagnose
 from incident.analysis.logs import is_junk, template_of
 from incident.ingest import load
 from incident.ingest.logs import read as read_logs
 from incident.model import Alert, Bundle, LogRecord
-from incident.synth import generate
 
 
 def test_one_message_one_template_whatever_ids_tokens_and_values_it_carries() -> None:

@@ -25,3 +25,6 @@ def test_wheel_ships_prompts_and_template(tmp_path: Path) -> None:
         assert f"incident/_prompts/{prompt.name}" in names
     assert "incident/render/templates/postmortem.md" in names
     assert "incident/cli.py" in names
+    # Test support stays out of the wheel: the scenario generator lives in tests/synth.
+    assert not [n for n in names if "synth" in n.split("/")[:-1] or n.startswith("tests/")]
+    assert all(n.startswith(("incident/", "incident-")) for n in names)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from synth import SCENARIOS, Scenario, generate
 
 from incident.analysis import diagnose
 from incident.report import Report, RootCause
-from incident.synth import SCENARIOS, Scenario, generate
 
 
 def _assert_top_is_truth(sc: Scenario, report: Report) -> RootCause:

@@ -8,12 +8,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from synth import generate
+from synth import writers as w
 
 from incident.analysis import diagnose
 from incident.ingest import load
 from incident.model import Span
-from incident.synth import generate
-from incident.synth import writers as w
 
 Writer = Callable[[Sequence[Span], Path], None]
 FORMATS: list[tuple[str, Writer, str]] = [

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from realfiles import FIXTURES
+from synth import SCENARIOS, generate
 
 from incident.analysis import diagnose
 from incident.ingest import load
 from incident.model import Bundle
-from incident.synth import SCENARIOS, generate
 
 NEZHA = FIXTURES / "nezha"
 CALM = {

@@ -17,7 +17,7 @@ from incident.model import (
     SpanKind,
     StatusCode,
 )
-from incident.synth.topology import Call, EntryOp, Node, Topology, build_topology, walk
+from synth.topology import Call, EntryOp, Node, Topology, build_topology, walk
 
 SCENARIOS = (
     "slow-db",

@@ -89,7 +89,7 @@ def otlp_request(spans: Iterable[Span]) -> dict[str, Any]:
             {
                 "resource": {"attributes": _kv(res)},
                 "scopeSpans": [
-                    {"scope": {"name": "incident.synth"}, "spans": [_otlp_span(s) for s in group]}
+                    {"scope": {"name": "synth"}, "spans": [_otlp_span(s) for s in group]}
                 ],
             }
             for res, group in _group(spans).values()
