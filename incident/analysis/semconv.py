@@ -218,7 +218,7 @@ def is_connection_failure(span: Span) -> bool:
 
 
 def peer_in_text(span: Span) -> str | None:
-    """The host named in a connection error ("dns:cartservice:7070" -> "cartservice")."""
+    """The host named in a connection error ("dns:billing:7070" -> "billing")."""
     text = error_text(span)
     for pattern in _PEER_IN_TEXT:
         m = pattern.search(text)
@@ -280,7 +280,7 @@ def _peer_from_address(attrs: dict[str, Any]) -> str | None:
         return url.split("://", 1)[1].split("/", 1)[0].split("@")[-1].split(":")[0] or None
     rpc = attrs.get("rpc.service")
     if isinstance(rpc, str) and rpc:
-        # "oteldemo.CartService" -> "cartservice": how such services are usually deployed.
+        # "shop.BillingService" -> "billingservice": how such services are usually deployed.
         return rpc.rsplit(".", 1)[-1].lower()
     return db_system(attrs)
 
@@ -310,7 +310,7 @@ def peer_kind(span: Span) -> str:
     if system:
         return "cache" if system.lower() in CACHE_SYSTEMS else "db"
     if attrs and attrs.get("rpc.service") and not attrs.get("peer.service"):
-        # An RPC service interface ("oteldemo.CartService") is one of our own services.
+        # An RPC service interface ("shop.BillingService") is one of our own services.
         return "service"
     return "external"
 

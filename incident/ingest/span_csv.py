@@ -63,7 +63,7 @@ def _columns(header: list[str], name: str) -> dict[str, int]:
 
 
 def service_of_pod(pod: str) -> str:
-    """`frontend-579b9bff58-t2dbm` -> `frontend`; a name without hashes stays as it is."""
+    """`web-579b9bff58-t2dbm` -> `web`; a name without hashes stays as it is."""
     return _POD_HASHES.sub("", pod) or pod
 
 

@@ -985,7 +985,7 @@ _UUID = _HEX + r"{8}-" + _HEX + r"{4}-" + _HEX + r"{4}-" + _HEX + r"{4}-" + _HEX
 _ID_SHAPE = re.compile(
     r"\{?" + _UUID + r"\}?"  # UUIDs
     r"|" + _HEX + r"{8,64}"  # trace and span ids, commit shas
-    r"|-?\d{1,40}"  # decimal ids (Zipkin, Nezha, database keys)
+    r"|-?\d{1,40}"  # decimal ids (Zipkin, RCA datasets, database keys)
     r"|[A-Za-z0-9+/]{11}=?|[A-Za-z0-9+/]{22}(?:==)?"  # base64 of 8 or 16 bytes (OTLP JSON)
     r"|[A-Za-z0-9_-]{11}|[A-Za-z0-9_-]{22}"  # ... and its URL-safe form
     r"|[0-9A-HJKMNP-TV-Z]{26}"  # ULIDs

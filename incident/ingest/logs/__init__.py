@@ -274,7 +274,7 @@ def _looks_binary(sample: str) -> bool:
 
 
 def _looks_like_csv(line: str) -> bool:
-    """A header row such as the Nezha trace CSVs: comma-separated column names."""
+    """A header row such as RCA datasets write in their trace CSVs: comma-separated column names."""
     cells = line.strip().split(",")
     return len(cells) >= 2 and all(_COLUMN.fullmatch(cell.strip('"')) for cell in cells)
 
