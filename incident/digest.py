@@ -1,5 +1,6 @@
 r"""The bounded digest: the ranked, redacted, fenced text about one report that is all the
-model ever sees, held under a token budget whatever the size of the input.
+model ever sees, held under a token budget whatever the size of the input. (About 500
+lines: the line grammar, the budget and the sections are one contract, kept together.)
 
 Line grammar. Inside the fence every line is written by this module, and after its
 indentation it starts with one of our own marks: `# ` (the title), `## ` (a section),

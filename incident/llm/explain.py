@@ -14,6 +14,9 @@ with a one-line reason, and the deterministic report is written regardless.
   copy with the original values.
 - Cache: only an answer that validated and converted is stored; a cached entry is
   validated again before use, and one that fails is a miss.
+
+Size: about 500 lines: the retry loop, the deadline and the answer's validation are one
+protocol, read top to bottom.
 """
 
 from __future__ import annotations

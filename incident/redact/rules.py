@@ -11,6 +11,10 @@ would need backtracking (where a DSN password ends, how far a PEM block or a quo
 goes) are read by the validator with `str.find` and anchored `re.match` calls instead.
 `tests/test_redact_hostile.py` feeds every rule 100 KB of input built to make it backtrack.
 
+Size: about 1,000 lines, on purpose. It is a table of rules, each a few lines with the
+validator that belongs to it; split by kind, a reader would have to jump between files to
+see why two rules do not overlap.
+
 Ids are kept by the shape of their value, never by their key alone (`is_id_shaped`):
 hex, UUIDs, decimal and short prefixed ids are what trace, span and request ids look like;
 anything else under an id key is redacted like any other value.

@@ -1,5 +1,8 @@
 """The terminal view of a diagnosis and the progress bar for long reads; the only module that
 imports rich. Output fits the given width and carries no ANSI escapes under NO_COLOR.
+
+Size: about 500 lines, one small function per panel of the view; keeping rich in one module
+is worth more than a split.
 """
 
 from __future__ import annotations
