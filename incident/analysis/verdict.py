@@ -107,91 +107,96 @@ def decide(
     error_logs: int = 0,
 ) -> Verdict:
     """The verdict for these ranked causes (best first) and windows."""
-    shift = entry_shift(inc, base)
-    # A claim that holds but adds almost nothing (a few ms of a noisy hop) is no incident.
-    strong = [c for c in causes if holds(c) and c.score >= WEAK_SCORE] if not fell_back else []
     firing = f"{alerts_firing} alert{'s' if alerts_firing != 1 else ''} firing"
     if not inc.n_traces:
-        if alerts_firing or error_logs:
-            what = ", ".join(
-                part
-                for part in (
-                    firing if alerts_firing else "",
-                    plural(error_logs, "error log line") if error_logs else "",
-                )
-                if part
-            )
-            return Verdict(
-                status="inconclusive",
-                reason=f"{what}, but no traces to tell which component changed",
-                alternatives=[_alternative(c) for c in causes[:ALTERNATIVES]],
-            )
-        return Verdict(
-            status="no-incident",
-            confidence=0.3,
-            reason="no traces, no error logs and no firing alerts were read",
-        )
+        return _without_traces(causes, firing if alerts_firing else "", error_logs)
     if base is None:
-        located = next((c for c in causes[:1] if c.instance or c.version), None)
-        if located is not None and not fell_back:
-            # Failures on one instance or one version while its peers are healthy: a
-            # comparison inside the export itself, which needs no baseline.
-            return Verdict(
-                status="incident",
-                confidence=confidence(located, causes[1] if len(causes) > 1 else None),
-                reason=f"{located.component} stands out: {located.concentration}",
-                alternatives=[_alternative(c) for c in causes[1:ALTERNATIVES]],
-            )
-        n = inc.n_traces
-        rate = inc.failed_traces / n if n else 0.0
-        if n >= MIN_REQUESTS and rate >= STEADY_FAILURE_RATE:
-            return Verdict(
-                status="inconclusive",
-                confidence=0.0,
-                reason=(
-                    f"{inc.failed_traces} of {n} requests failed throughout the export and "
-                    "there is no calm period or baseline to compare with, so the cause "
-                    "cannot be told from the background"
-                ),
-                alternatives=[_alternative(c) for c in causes[:ALTERNATIVES]],
-            )
-        if alerts_firing:
-            return Verdict(
-                status="inconclusive",
-                reason=(
-                    f"{firing}, but the traces show no change over the export and there "
-                    "is no baseline to compare with"
-                ),
-                alternatives=[_alternative(c) for c in causes[:ALTERNATIVES]],
-            )
-        failing = sum(o.errors for o in inc.origins.values())
-        if n < MIN_REQUESTS and failing:
-            return Verdict(
-                status="inconclusive",
-                reason=(
-                    f"{plural(failing, 'failure')} in {plural(n, 'request')}: too few "
-                    "requests to tell an incident from normal behaviour, and no baseline "
-                    "to compare with"
-                ),
-                alternatives=[_alternative(c) for c in causes[:ALTERNATIVES]],
-            )
-        steady = f", {inc.failed_traces} failed at a steady rate" if inc.failed_traces else ""
+        return _without_baseline(causes, inc, fell_back, firing if alerts_firing else "")
+    return _against_baseline(causes, inc, base, fell_back, firing if alerts_firing else "")
+
+
+def _alternatives(causes: list[Candidate], start: int = 0) -> list[str]:
+    return [_alternative(c) for c in causes[start:ALTERNATIVES]]
+
+
+def _without_traces(causes: list[Candidate], firing: str, error_logs: int) -> Verdict:
+    """Logs and alerts alone can say something is wrong, never which component changed."""
+    if firing or error_logs:
+        logged = plural(error_logs, "error log line") if error_logs else ""
+        what = ", ".join(part for part in (firing, logged) if part)
         return Verdict(
-            status="no-incident",
-            confidence=0.6 if n >= MIN_REQUESTS else 0.3,
-            reason=(
-                f"no change in latency or failures across the export ({plural(n, 'request')}"
-                f"{steady}) and no alert firing; a fault present for the whole export would "
-                "need --baseline to show"
-            ),
+            status="inconclusive",
+            reason=f"{what}, but no traces to tell which component changed",
+            alternatives=_alternatives(causes),
         )
+    return Verdict(
+        status="no-incident",
+        confidence=0.3,
+        reason="no traces, no error logs and no firing alerts were read",
+    )
+
+
+def _without_baseline(
+    causes: list[Candidate], inc: WindowStats, fell_back: bool, firing: str
+) -> Verdict:
+    """No baseline and no change point: only comparisons inside the export can decide."""
+    located = next((c for c in causes[:1] if c.instance or c.version), None)
+    if located is not None and not fell_back:
+        # Failures on one instance or one version while its peers are healthy: a
+        # comparison inside the export itself, which needs no baseline.
+        return Verdict(
+            status="incident",
+            confidence=confidence(located, causes[1] if len(causes) > 1 else None),
+            reason=f"{located.component} stands out: {located.concentration}",
+            alternatives=_alternatives(causes, 1),
+        )
+    n = inc.n_traces
+    failing = sum(o.errors for o in inc.origins.values())
+    why = ""
+    if n >= MIN_REQUESTS and inc.failed_traces >= STEADY_FAILURE_RATE * n:
+        why = (
+            f"{inc.failed_traces} of {n} requests failed throughout the export and there is "
+            "no calm period or baseline to compare with, so the cause cannot be told from "
+            "the background"
+        )
+    elif firing:
+        why = (
+            f"{firing}, but the traces show no change over the export and there is no "
+            "baseline to compare with"
+        )
+    elif n < MIN_REQUESTS and failing:
+        why = (
+            f"{plural(failing, 'failure')} in {plural(n, 'request')}: too few requests to "
+            "tell an incident from normal behaviour, and no baseline to compare with"
+        )
+    if why:
+        return Verdict(status="inconclusive", reason=why, alternatives=_alternatives(causes))
+    steady = f", {inc.failed_traces} failed at a steady rate" if inc.failed_traces else ""
+    return Verdict(
+        status="no-incident",
+        confidence=0.6 if n >= MIN_REQUESTS else 0.3,
+        reason=(
+            f"no change in latency or failures across the export ({plural(n, 'request')}"
+            f"{steady}) and no alert firing; a fault present for the whole export would "
+            "need --baseline to show"
+        ),
+    )
+
+
+def _against_baseline(
+    causes: list[Candidate], inc: WindowStats, base: WindowStats, fell_back: bool, firing: str
+) -> Verdict:
+    """A baseline to compare with: a claim that holds and leads clearly is the incident."""
+    # A claim that holds but adds almost nothing (a few ms of a noisy hop) is no incident.
+    strong = [c for c in causes if holds(c) and c.score >= WEAK_SCORE] if not fell_back else []
     if not strong:
-        if shift.slower or shift.failing_more or alerts_firing:
-            why = shift.text or firing
+        shift = entry_shift(inc, base)
+        if shift.slower or shift.failing_more or firing:
             return Verdict(
                 status="inconclusive",
-                reason=f"{why}, but no single component explains it against the baseline",
-                alternatives=[_alternative(c) for c in causes[:ALTERNATIVES]],
+                reason=f"{shift.text or firing}, but no single component explains it "
+                "against the baseline",
+                alternatives=_alternatives(causes),
             )
         return Verdict(
             status="no-incident",
