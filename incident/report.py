@@ -52,7 +52,10 @@ class RootCause(_Model):
     service: str
     operation: str | None = None
     component: str | None = None
-    kind: str  # latency|error|saturation|network|dependency|deploy|client-input|...
+    # latency|error|saturation|network|dependency|deploy|client-input|behaviour|...
+    # ("behaviour": what the component does changed, with no failure or slowdown to show
+    # it: calls it stopped, started or repeats; callers that stop right after its answer.)
+    kind: str
     category: Literal["transient", "permanent", "partial", "fatal"]
     origin: Literal["infrastructure", "user", "dependency", "unknown"]
     score: float

@@ -462,6 +462,7 @@ def test_labels_are_short_single_lines() -> None:
 # -- time: the whole step is bounded by --ai-timeout ------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["body", "headers"])
 def test_a_slow_drip_is_cut_at_the_total_timeout(stand_in: _Server, where: str) -> None:
     """One byte a second: a 3 s timeout ends the whole step in about 3 s, not per read."""
@@ -473,6 +474,7 @@ def test_a_slow_drip_is_cut_at_the_total_timeout(stand_in: _Server, where: str) 
     assert entries() == []
 
 
+@pytest.mark.slow
 def test_retries_stop_at_the_total_timeout(stand_in: _Server) -> None:
     """A 529 answered after 1.5 s each time: retries go on only while time is left."""
 

@@ -913,6 +913,7 @@ def _rules() -> Iterator[Rule]:
     yield from default_rules()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", list(_rules()), ids=lambda r: r.name)
 def test_every_rule_is_linear_on_adversarial_input(rule: Rule) -> None:
     """100 KB of input built to make the rule backtrack is scanned within the budget."""
@@ -935,6 +936,7 @@ def _check_pipeline(inputs: dict[str, str]) -> None:
     print(f"redact_text: {len(inputs)} inputs, worst {worst[1] * 1000:.1f} ms on {worst[0]}")
 
 
+@pytest.mark.slow
 def test_the_redactor_is_linear_on_adversarial_input() -> None:
     """The whole pipeline over the adversarial inputs of every rule (the quick set)."""
     _check_pipeline(pipeline_inputs())

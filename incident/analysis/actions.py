@@ -47,6 +47,24 @@ def _for(c: Candidate, position: int) -> list[Action]:
                 risk="low",
             )
         ]
+    if c.kind == "saturation" and c.uniform:
+        return [
+            Action(
+                action=f"Check CPU throttling, memory pressure and noisy neighbours of "
+                f"{name}'s pods; scale it out if it is starved",
+                why="every one of its operations slowed alike, short ones too",
+                risk="low",
+            )
+        ]
+    if c.kind == "behaviour":
+        return [
+            Action(
+                action=f"Look at {name}'s recent code or config change and its error "
+                f"handling: what it calls next changed",
+                why="it stopped or started calls while its callers behaved as before",
+                risk="low",
+            )
+        ]
     if c.kind == "saturation":
         return [
             Action(

@@ -20,7 +20,7 @@ from incident.analysis.rank import Candidate, rank
 from incident.analysis.semconv import ERROR, classify
 from incident.analysis.signals import WindowStats, collect
 from incident.analysis.trees import SpanTable, build
-from incident.analysis.verdict import decide
+from incident.analysis.verdict import decide, holds
 from incident.analysis.windows import ChangePoint, find_change, percentile
 from incident.model import Bundle
 from incident.report import Verdict, Window, format_time
@@ -160,11 +160,7 @@ def _causes(
     # A candidate that adds no new failures and whose latency claim does not hold (too
     # small a share of the added time, or a hop that barely grew) explains nothing a
     # responder should look at; keep one only if nothing else is left.
-    top = [
-        c
-        for c in scored
-        if c.err_new + c.user_new > 0 or c.kind == "deploy" or c.latency_claim_holds or c.symptom_of
-    ] or scored[:1]
+    top = [c for c in scored if holds(c)] or scored[:1]
     top = top[: config.max_root_causes]
     if top:
         return top, False

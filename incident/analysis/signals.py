@@ -1,6 +1,8 @@
 """Per-window aggregates the ranking compares: entry-point latency and errors, origin errors per
-component (deepest failing span), calls per instance and version, RPC edge gaps, and the
-mean critical-path time per hop over a sample of traces. One linear pass per window."""
+component (deepest failing span), calls per instance and version, RPC edge gaps, the mean
+critical-path time per hop over a sample of traces (with its spread per time chunk, see
+`variation`), and what each operation calls and how long it works itself (`structure`, on a
+sample of traces too). One linear pass per window, plus the bounded samples."""
 
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from incident.analysis.semconv import (
     peer_name,
     peer_of_attributes,
 )
+from incident.analysis.structure import Shape, collect_shape
 from incident.analysis.trees import SpanTable
+from incident.analysis.variation import CHUNKS, Moments, chunk_of
 from incident.model import Span, SpanKind
 
 _CLIENT, _PRODUCER = SpanKind.CLIENT, SpanKind.PRODUCER
@@ -76,6 +80,11 @@ class WindowStats:
     graph: set[tuple[str, str]] = field(default_factory=set)
     path: dict[PathKey, int] = field(default_factory=dict)
     lead: dict[PathKey, int] = field(default_factory=dict)
+    # Per-trace ms of each hop over the sampled traces, for its spread (see `variation`).
+    path_m: dict[PathKey, Moments] = field(default_factory=dict)
+    chunk_n: list[int] = field(default_factory=lambda: [0] * CHUNKS)
+    # What each operation calls, its own time, where it stops (see `structure`).
+    shape: Shape = field(default_factory=Shape)
     sampled: int = 0
     sampled_root_ns: int = 0
     first_error_ns: int | None = None
@@ -251,7 +260,16 @@ def _span_resource_key(
     return hit
 
 
-def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> WindowStats:
+# Traces whose structure is aggregated per window, at most (an even sample past that).
+MAX_SHAPE_TRACES = 1_000
+
+
+def collect(
+    table: SpanTable,
+    traces: list[int],
+    max_path_traces: int,
+    max_shape_traces: int = MAX_SHAPE_TRACES,
+) -> WindowStats:
     """Aggregate one window (a set of traces of one table)."""
     ws = WindowStats(table, traces)
     spans, parent, flag, svc_col = table.spans, table.parent, table.flag, table.service
@@ -393,12 +411,19 @@ def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> Window
 
     # Critical paths on an even sample of the window's traces.
     step = max(1, len(traces) // max(1, max_path_traces))
-    path, lead = ws.path, ws.lead
-    for t in traces[::step]:
+    path, lead, path_m, chunk_n = ws.path, ws.lead, ws.path_m, ws.chunk_n
+    sample = traces[::step]
+    # Time chunks by rank of the trace's start over the whole window.
+    tchunk = dict(zip(traces, chunk_of([start[roots[t]] for t in traces]), strict=True))
+    chunks = [tchunk[t] for t in sample]
+    per_trace: dict[PathKey, int] = {}
+    for t, ch in zip(sample, chunks, strict=True):
         r = roots[t]
         children = table.children_of(t)
         ws.sampled += 1
         ws.sampled_root_ns += end[r] - start[r]
+        chunk_n[ch] += 1
+        per_trace.clear()
         for idx, ns, ld in critical_path(table, r, children):
             if ns <= 0:
                 continue
@@ -414,5 +439,15 @@ def collect(table: SpanTable, traces: list[int], max_path_traces: int) -> Window
                 hop = ("self", svc, spans[idx].name)
                 if ld:
                     lead[hop] = lead.get(hop, 0) + ld
+            per_trace[hop] = per_trace.get(hop, 0) + ns
+        for hop, ns in per_trace.items():
             path[hop] = path.get(hop, 0) + ns
+            m = path_m.get(hop)
+            if m is None:
+                m = path_m[hop] = Moments()
+            ms = ns / 1e6  # `Moments.add`, inlined: this runs per hop of every sampled trace
+            m.total += ms
+            m.sq += ms * ms
+            m.chunks[ch] += ms
+    ws.shape = collect_shape(table, traces, tchunk, max_shape_traces)
     return ws

@@ -29,15 +29,46 @@ def percentile(values: list[float], q: float) -> float:
     return _percentile(sorted(values), q)
 
 
+# A series must move by this factor (either way) for its change to count.
+MIN_FACTOR = 1.15
+# Standard errors a change needs (less when an alert fired after it).
+MIN_SCORE = 3.5
+HINTED_SCORE = 2.5
+
+
+class _Series:
+    """One per-request quantity on a log scale, summed per time bucket."""
+
+    def __init__(self, values: list[float], keys: list[int], b: int) -> None:
+        self.sums = [0.0] * b
+        for k, v in zip(keys, values, strict=True):
+            self.sums[k] += v
+        n = max(1, len(values))
+        mean = sum(values) / n
+        self.sd = math.sqrt(sum((v - mean) ** 2 for v in values) / n) or 1e-3
+        self.total = sum(self.sums)
+
+    def z(self, pre_sum: float, pre_n: float, post_n: float) -> tuple[float, float]:
+        """(change of the mean after the split, its z)."""
+        d = (self.total - pre_sum) / post_n - pre_sum / pre_n
+        return d, d / (self.sd * math.sqrt(1 / pre_n + 1 / post_n))
+
+
 def find_change(
     times: list[int],
     durations: list[int],
     failed: list[bool],
     alert_starts: list[int],
     buckets: int = 40,
+    sizes: list[int] | None = None,
 ) -> ChangePoint | None:
     """Split the root spans at the bucket boundary that best separates a calm period from a
-    worse one. None when nothing changed enough or too little came before the change."""
+    changed one. None when nothing changed enough or too little came before the change.
+
+    Entry-point latency counts either way: requests that now end early (an exception cuts
+    them short, a call is skipped) changed as surely as requests that slowed down. So does
+    `sizes` (spans per request), when given: a request that stops making its calls is
+    smaller whether or not it got faster. Failures count when they rise."""
     n = len(times)
     if n < 20:
         return _from_alerts(times, alert_starts)
@@ -46,65 +77,86 @@ def find_change(
         return None
     b = max(8, min(buckets, n // 10))
     width = (hi - lo) / b + 1
-    lat: list[list[float]] = [[] for _ in range(b)]
+    # Clamped: over a span of years the "+ 1" in width vanishes in float precision.
+    keys = [min(b - 1, int((t - lo) / width)) for t in times]
+    counts = [0] * b
     err = [0] * b
-    for t, d, f in zip(times, durations, failed, strict=True):
-        # Clamped: over a span of years the "+ 1" in width vanishes in float precision.
-        k = min(b - 1, int((t - lo) / width))
-        lat[k].append(math.log1p(max(d, 0) / 1e6))
+    for k, f in zip(keys, failed, strict=True):
+        counts[k] += 1
         if f:
             err[k] += 1
-    counts = [len(x) for x in lat]
-    sums = [sum(x) for x in lat]
-    total_n = sum(counts)
+    lat = _Series([math.log1p(max(d, 0) / 1e6) for d in durations], keys, b)
+    series = [lat]
+    if sizes is not None:
+        series.append(_Series([math.log(max(x, 1)) for x in sizes], keys, b))
+    total_n = n
     best: tuple[float, int] = (0.0, -1)
-    pre_n = pre_sum = pre_err = 0.0
+    pre_n = pre_err = 0.0
+    pre = [0.0] * len(series)
     min_seg = max(2, b // 10)
-    all_sum, all_err = sum(sums), sum(err)
-    # Spread of log latency, so the score is in "standard deviations".
-    mean_all = all_sum / max(1, total_n)
-    var = sum((v - mean_all) ** 2 for x in lat for v in x) / max(1, total_n)
-    sd = math.sqrt(var) or 1e-3
+    all_err = sum(err)
+    floor = math.log(MIN_FACTOR)
     for k in range(1, b):
         pre_n += counts[k - 1]
-        pre_sum += sums[k - 1]
         pre_err += err[k - 1]
+        for i, sr in enumerate(series):
+            pre[i] += sr.sums[k - 1]
         post_n = total_n - pre_n
         if k < min_seg or b - k < min_seg or pre_n < 5 or post_n < 5:
             continue
-        d_lat = (all_sum - pre_sum) / post_n - pre_sum / pre_n
         p1, p2 = pre_err / pre_n, (all_err - pre_err) / post_n
         pooled = (all_err / total_n) * (1 - all_err / total_n) or 1e-4
         z_err = (p2 - p1) / math.sqrt(pooled * (1 / pre_n + 1 / post_n))
-        z_lat = d_lat / (sd * math.sqrt(1 / pre_n + 1 / post_n))
-        score = max(z_lat if d_lat > math.log(1.15) else 0.0, z_err if p2 - p1 > 0.02 else 0.0)
+        score = z_err if p2 - p1 > 0.02 else 0.0
+        for i, sr in enumerate(series):
+            d, z = sr.z(pre[i], pre_n, post_n)
+            if abs(d) > floor:
+                score = max(score, abs(z))
         if score > best[0]:
             best = (score, k)
     score, k = best
-    if k < 0 or score < 3.5:
+    if k < 0 or score < MIN_SCORE:
         # A weaker change still counts when an alert fired after it: alerts lag the onset.
         hinted = [a for a in alert_starts if lo < a < hi]
-        if not (hinted and k >= 0 and score >= 2.5 and lo + k * width <= min(hinted)):
+        if not (hinted and k >= 0 and score >= HINTED_SCORE and lo + k * width <= min(hinted)):
             return _from_alerts(times, alert_starts)
     start = int(lo + k * width)
-    # Recovery: the last bucket still worse than the calm period, if later ones are calm.
-    base_lat = sum(sums[:k]) / max(1, sum(counts[:k]))
-    base_err = sum(err[:k]) / max(1, sum(counts[:k]))
+    # Which way each series moved at the split (0: it did not move enough to count).
+    calm_n = max(1, sum(counts[:k]))
+    after_n = max(1, total_n - sum(counts[:k]))
+    calm = [sum(sr.sums[:k]) / calm_n for sr in series]
+    moved = [
+        (sr.total - sum(sr.sums[:k])) / after_n - c for sr, c in zip(series, calm, strict=True)
+    ]
+    signs = [(1.0 if d > 0 else -1.0) if abs(d) > floor else 0.0 for d in moved]
+    # Recovery: the last bucket still off the calm period (the way it moved), if later ones
+    # are calm.
+    base_err = sum(err[:k]) / calm_n
     bad = [
         j
         for j in range(k, b)
         if counts[j]
         and (
-            sums[j] / counts[j] - base_lat > math.log(1.15) or err[j] / counts[j] - base_err > 0.05
+            any(
+                sg and sg * (sr.sums[j] / counts[j] - c) > floor
+                for sr, c, sg in zip(series, calm, signs, strict=True)
+            )
+            or err[j] / counts[j] - base_err > 0.05
         )
     ]
     end: int | None = None
     if bad and bad[-1] < b - 2:
         end = int(lo + (bad[-1] + 1) * width)
+    sums = lat.sums
+    # The peak: the slowest bucket with failures; the shortest, when requests got shorter
+    # without failing more.
+    failing_more = (all_err - sum(err[:k])) / after_n - base_err > 0.02
+    way = 1.0 if failing_more else (signs[0] or 1.0)
     peak_k = max(
         range(k, b),
         key=lambda j: (
-            (sums[j] / counts[j] if counts[j] else 0.0) + (err[j] / counts[j] if counts[j] else 0.0)
+            (way * sums[j] / counts[j] if counts[j] else 0.0)
+            + (err[j] / counts[j] if counts[j] else 0.0)
         ),
     )
     return ChangePoint(start, end, int(lo + (peak_k + 0.5) * width), score)

@@ -86,9 +86,15 @@ def cause_sentence(a: Assessment, c: Candidate) -> str:
         # "New" only for failures that rose significantly, never for fewer than before.
         is_new = compared and c.err_new + c.user_new > 0 and c.errors > c.baseline_errors
         lead = f"New {c.category}" if is_new else c.category.capitalize()
+        first = c.facts[0].rstrip(".") if c.facts else "its calls changed"
         text = {
-            "saturation": f"Requests queue inside {where} before its database calls "
+            "saturation": f"Every operation of {c.component} slowed alike, short ones too "
+            f"(contention for CPU, memory or threads on it); it {added}."
+            if c.uniform
+            else f"Requests queue inside {where} before its database calls "
             f"(connection pool or worker saturation); it {added}.",
+            "behaviour": f"{where} changed what it does next while its callers did not "
+            f"(a code-level change: an exception or a changed result): {first}.",
             "network": f"{c.component} waits on the network for its calls to "
             f"{c.net_callee} (+{ms_text(c.lat_net_out)} per request on those "
             f"calls): the same delay as on the path to {c.net_callee}, seen from "
