@@ -217,7 +217,7 @@ def _against_baseline(
     top = strong[0]
     runner = next((c for c in strong[1:] if c.component != top.component), None)
     if confidence(top, runner) < WEAK_CONFIDENCE:
-        # On the labelled faults, first guesses this weak were right about 1 time in 5: as
+        # On the labelled faults, first guesses this weak were right 2 times in 12: as
         # likely the drift between two calm periods as a fault. Say so; name no culprit.
         shift = entry_shift(inc, base)
         seen = shift.text or firing or "no change at the entry points"
