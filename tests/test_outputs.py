@@ -221,3 +221,12 @@ def test_nothing_firing_is_an_answer_not_an_error(payload: bytes) -> None:
     assert proc.returncode == 0, proc.stderr.decode()
     doc = json.loads(proc.stdout)
     assert doc["groups"] == [] and any("nothing is firing" in n for n in doc["notices"])
+
+
+def test_a_toml_file_is_called_a_configuration_file_not_broken_json(tmp_path: Path) -> None:
+    config = tmp_path / "incident.toml"
+    config.write_text('[server]\nlisten = "127.0.0.1:8080"\n\n[slack]\nwebhook_env = "X"\n')
+    proc = run("inspect", str(config))
+    assert proc.returncode == 2
+    line = one_error_line(proc)
+    assert "TOML" in line and "malformed JSON" not in line

@@ -29,6 +29,8 @@ EXPECTED = (
 PLAIN_TEXT = "text"
 # Forced kinds, as given by --logs and --alerts.
 LOGS, ALERTS = "logs", "alerts"
+# The first line of a TOML or INI file: a [table] or [[array of tables]] header.
+_CONFIG_TABLE = re.compile(rb"\[\[?[A-Za-z0-9_.\- \"']{1,80}\]\]?[ \t]*\r?\n")
 # What a crash leaves in a log file: blocks that were allocated but never written. A lone
 # NUL is no such hole (UTF-16 text has one after every ASCII letter) and counts as noise.
 _NUL_RUN = re.compile(rb"\x00{2,}")
@@ -309,6 +311,11 @@ def _read_json(box: list[bytes], start: int, name: str, force: str | None) -> Bu
             text_head = data[:HEAD].decode("utf-8", "replace")
             if force == LOGS or _sniff_logs(text_head) is not None:
                 return logs.read(_text(data, name), name)
+        if _CONFIG_TABLE.match(data[start : start + 200]):
+            # "[section]" then key = value: a TOML or INI file, not broken JSON.
+            raise FormatError(
+                name, "a TOML or INI configuration file, not telemetry", EXPECTED
+            ) from exc
         raise
     if force == ALERTS:
         return alerts.read(obj, name)
