@@ -134,7 +134,11 @@ def redact_document(text: str, redactor: Redactor, name: str = "input") -> str:
             return _dump_like(redactor.redact_value(doc), stripped) + tail
     lines = text.splitlines(keepends=True)
     if not any(line.lstrip()[:1] == "{" for line in lines):
-        id_columns = _csv_id_columns(lines) if "PRIVATE KEY" not in text else frozenset()
+        # Row by row only when no private key spans lines (it must be caught whole).
+        whole_keys = all(
+            "END" in line for line in lines if "BEGIN" in line and "PRIVATE KEY" in line
+        )
+        id_columns = _csv_id_columns(lines) if whole_keys else frozenset()
         if id_columns:
             return _redact_csv(lines, id_columns, redactor)
         # Plain text in one go, so that a PEM key spanning lines is still caught whole.
@@ -182,8 +186,8 @@ def _csv_id_columns(lines: list[str]) -> frozenset[int]:
     names = [f.strip().strip('"').strip() for f in header.split(",")]
     if not all(_CSV_NAME.fullmatch(n) for n in names):
         return frozenset()
-    if len(lines) > 1 and len(_csv_fields(lines[1].rstrip("\r\n"))) != len(names):
-        return frozenset()
+    # The header alone decides: a data row whose free text holds quotes or commas may not
+    # split into as many fields, and must not turn its ids back into plain text.
     return frozenset(i for i, n in enumerate(names) if is_id_key(n))
 
 
