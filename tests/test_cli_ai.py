@@ -190,6 +190,7 @@ def test_overloaded_api_still_writes_the_report_and_require_ai_exits_3(
         failures = [line for line in proc.stderr.splitlines() if "AI step failed" in line]
         assert len(failures) == 1
         assert len(_Handler.bodies) > 1, "a 529 is retried"
+        assert "retrying in" in proc.stderr, "each retry is a diagnostic on stderr"
         proc = _run_here(*run, "--format", "json", "--require-ai", "--no-cache")
         assert proc.returncode == 3
         assert json.loads(proc.stdout)["ai"]["status"] == "failed"

@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from incident import log
 from incident.digest import Digest
 from incident.errors import AIError, AIPermanentError, AITransientError
 from incident.llm import cache
@@ -257,9 +258,12 @@ def _from_cache(base: AIResult, folder: Path, key: str, known: frozenset[str]) -
             return None
         usage = read_usage(entry.get("usage"))
         complete = usage is not None and entry.get("usage_complete", True) is True
-        return _result(base, answer, usage or Usage(), complete, known, cached=True)
+        result = _result(base, answer, usage or Usage(), complete, known, cached=True)
     except Exception:  # noqa: BLE001 - a bad entry is a miss; the fresh answer replaces it
+        log.debug("ai.cache_ignored", "AI: a cached answer did not validate; asking again")
         return None
+    log.debug("ai.cache_hit", f"AI: answer taken from the cache ({key[:12]})", key=key[:12])
+    return result
 
 
 @dataclass
@@ -382,6 +386,13 @@ def _call(
                     f"{error}; gave up after {deadline.label()} "
                     f"(the next retry was due in {delay:.1f} s)"
                 ) from exc
+            log.info(
+                "ai.retry",
+                f"AI: {error}; retrying in {delay:.1f} s (attempt {attempt + 2})",
+                attempt=attempt + 2,
+                delay_s=round(delay, 2),
+                reason=str(error),
+            )
             sleep(delay)
             attempt += 1
             continue
