@@ -140,94 +140,80 @@ def alerts(a: Assessment, ev: EvidenceLog, done: Fields) -> list[AlertSummary]:
 
 def timeline(a: Assessment, ev: EvidenceLog, done: Fields) -> list[TimelineEvent]:
     """UTC events: first anomaly, first error, alerts, deploys, new log messages, peak and
-    recovery."""
-    alerts: list[AlertSummary] = done["alerts"]
-    templates: list[LogTemplate] = done["log_templates"]
-    events: list[tuple[int, TimelineEvent]] = []
+    recovery; in time order (a stable sort: same-time events keep this order)."""
+    events = [
+        *_anomaly_events(a),
+        *_first_error_event(a, ev),
+        *_alert_events(done["alerts"]),
+        *(_event(ns, "deploy", text) for ns, text in _deploys(a)),
+        *_log_events(done["log_templates"]),
+    ]
+    timed = [e for e in events if e is not None]
+    timed.sort(key=lambda e: e.time)
+    return timed[:60]
 
-    def add(ns: int | None, source: Source, text: str, evidence: Iterable[str | None] = ()) -> None:
-        stamp = iso(ns)
-        if stamp:
-            events.append(
-                (
-                    ns or 0,
-                    TimelineEvent(
-                        time=stamp,
-                        source=source,
-                        event=text,
-                        evidence=[e for e in evidence if e],
-                    ),
-                )
-            )
 
-    inc, t = a.inc, a.inc.table
+def _event(
+    ns: int | str | None, source: Source, text: str, evidence: Iterable[str | None] = ()
+) -> TimelineEvent | None:
+    """An event at `ns` (nanoseconds, or a report time already formatted); None untimed."""
+    stamp = ns if isinstance(ns, str) else iso(ns)
+    if not stamp:
+        return None
+    return TimelineEvent(time=stamp, source=source, event=text, evidence=[e for e in evidence if e])
+
+
+def _anomaly_events(a: Assessment) -> list[TimelineEvent | None]:
     if a.change:
-        add(
-            a.change.start_ns,
-            "analysis",
-            "First anomaly: entry-point latency or error rate departs from the baseline",
-        )
-        add(a.change.peak_ns, "analysis", "Peak of the incident")
-        add(a.change.end_ns, "analysis", "Recovery: entry points back to baseline")
-    elif inc.n_traces:
-        add(inc.start_ns, "trace", "First trace of the incident export")
-    # The incident's first error comes from a new or surging source; one that failed at
-    # the same rate before is background (listed with the failures that predate it).
+        return [
+            _event(
+                a.change.start_ns,
+                "analysis",
+                "First anomaly: entry-point latency or error rate departs from the baseline",
+            ),
+            _event(a.change.peak_ns, "analysis", "Peak of the incident"),
+            _event(a.change.end_ns, "analysis", "Recovery: entry points back to baseline"),
+        ]
+    if a.inc.n_traces:
+        return [_event(a.inc.start_ns, "trace", "First trace of the incident export")]
+    return []
+
+
+def _first_error_event(a: Assessment, ev: EvidenceLog) -> list[TimelineEvent | None]:
+    """The incident's first error, from a new or surging source: one that failed at the same
+    rate before is background (listed with the failures that predate it)."""
     new_sources = [
         c
         for c in a.ordered
         if c.err_new + c.user_new > 0 and c.first_span >= 0 and c.first_ns is not None
     ]
     first = min(new_sources, key=lambda c: (c.first_ns or 0, c.component), default=None)
-    if first is not None:
-        i = first.first_span
-        s = t.spans[i]
-        eid = ev.add("span", _span_ref(t, i), f"{s.service} {s.name}: {error_text(s)}")
-        add(
-            first.first_ns,
-            "trace",
-            f"First error: {s.service} {s.name} — {clip(error_text(s), 120)}",
-            [eid],
-        )
+    if first is None:
+        return []
+    t = a.inc.table
+    s = t.spans[first.first_span]
+    eid = ev.add("span", _span_ref(t, first.first_span), f"{s.service} {s.name}: {error_text(s)}")
+    text = f"First error: {s.service} {s.name} — {clip(error_text(s), 120)}"
+    return [_event(first.first_ns, "trace", text, [eid])]
+
+
+def _alert_events(alerts: list[AlertSummary]) -> list[TimelineEvent | None]:
+    out: list[TimelineEvent | None] = []
     for row in alerts:
-        if row.starts_at:
-            events.append(
-                (
-                    0,
-                    TimelineEvent(
-                        time=row.starts_at,
-                        source="alert",
-                        event=f"Alert {row.name} fired ({row.role})",
-                        evidence=[row.evidence] if row.evidence else [],
-                    ),
-                )
-            )
-        if row.ends_at and row.status == "resolved":
-            events.append(
-                (
-                    0,
-                    TimelineEvent(
-                        time=row.ends_at, source="alert", event=f"Alert {row.name} resolved"
-                    ),
-                )
-            )
-    for ns, text in _deploys(a):
-        add(ns, "deploy", text)
-    for tpl in templates[:5]:
-        if tpl.new and tpl.first_seen and tpl.level in ("ERROR", "FATAL", "WARN"):
-            events.append(
-                (
-                    0,
-                    TimelineEvent(
-                        time=tpl.first_seen,
-                        source="log",
-                        event=f"New log message: {clip(tpl.template, 120)}",
-                        evidence=[tpl.evidence] if tpl.evidence else [],
-                    ),
-                )
-            )
-    events.sort(key=lambda x: x[1].time)
-    return [e for _, e in events][:60]
+        out.append(
+            _event(row.starts_at, "alert", f"Alert {row.name} fired ({row.role})", [row.evidence])
+        )
+        if row.status == "resolved":
+            out.append(_event(row.ends_at, "alert", f"Alert {row.name} resolved"))
+    return out
+
+
+def _log_events(templates: list[LogTemplate]) -> list[TimelineEvent | None]:
+    return [
+        _event(tpl.first_seen, "log", f"New log message: {clip(tpl.template, 120)}", [tpl.evidence])
+        for tpl in templates[:5]
+        if tpl.new and tpl.first_seen and tpl.level in ("ERROR", "FATAL", "WARN")
+    ]
 
 
 def _deploys(a: Assessment) -> list[tuple[int, str]]:
