@@ -26,6 +26,7 @@ from incident.errors import AIError, IncidentError, UsageError
 if TYPE_CHECKING:
     from incident.model import Bundle
     from incident.pipeline import AIOptions, Progress
+    from incident.report import Report
 
 app = typer.Typer(
     name="incident",
@@ -335,11 +336,10 @@ def diagnose(
         )
 
 
-def _render_text(report: object, output: Path | None) -> None:
+def _render_text(report: Report, output: Path | None) -> None:
+    """The terminal view, or the same view without colour into `output`."""
     from incident.render.console import render_console
-    from incident.report import Report
 
-    assert isinstance(report, Report)
     if output is None:
         render_console(report)
         return
