@@ -230,3 +230,17 @@ def test_a_toml_file_is_called_a_configuration_file_not_broken_json(tmp_path: Pa
     assert proc.returncode == 2
     line = one_error_line(proc)
     assert "TOML" in line and "malformed JSON" not in line
+
+
+def test_max_input_size_flag_bounds_what_is_read(tmp_path: Path) -> None:
+    """--max-input-size caps an input after decompression: one line naming the file and the
+    limit; a value that is no size is a usage error."""
+    bomb = tmp_path / "zeros.json.gz"
+    bomb.write_bytes(gzip.compress(b"[" + b" " * 3_000_000 + b"]"))
+    proc = run("inspect", str(bomb), "--max-input-size", "1M")
+    assert proc.returncode == 2
+    line = one_error_line(proc)
+    assert "zeros.json.gz" in line and "--max-input-size" in line
+    proc = run("inspect", str(SAMPLE), "--max-input-size", "lots")
+    assert proc.returncode == 2 and "not a size" in one_error_line(proc)
+    assert run("inspect", str(SAMPLE), "--max-input-size", "64M").returncode == 0
