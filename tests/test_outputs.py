@@ -244,3 +244,29 @@ def test_max_input_size_flag_bounds_what_is_read(tmp_path: Path) -> None:
     proc = run("inspect", str(SAMPLE), "--max-input-size", "lots")
     assert proc.returncode == 2 and "not a size" in one_error_line(proc)
     assert run("inspect", str(SAMPLE), "--max-input-size", "64M").returncode == 0
+
+
+def test_no_field_of_a_shared_document_is_a_sensitive_key() -> None:
+    """Reports and triages are redacted by the generic JSON walk, which masks whatever sits
+    under a sensitive key: a field named like one (`token_count`, say) would lose its value."""
+    from pydantic import BaseModel
+
+    from incident.analysis.triage import Triage
+    from incident.redact import is_sensitive_key
+    from incident.report import Report
+
+    seen: set[type[BaseModel]] = set()
+    todo: list[type[BaseModel]] = [Report, Triage]
+    names: set[str] = set()
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            names.add(info.alias or name)
+            for arg in (*getattr(info.annotation, "__args__", ()), info.annotation):
+                inner = getattr(arg, "__args__", (arg,))
+                todo.extend(t for t in inner if isinstance(t, type) and issubclass(t, BaseModel))
+    assert len(seen) > 10 and "verdict" in names
+    assert sorted(n for n in names if is_sensitive_key(n)) == []
