@@ -38,7 +38,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_state: dict[str, bool | int | None] = {"debug": False, "max_bytes": None}
+_state = {"debug": False}
 
 
 class DiagnoseFormat(StrEnum):
@@ -149,15 +149,14 @@ def _progress() -> Progress | None:
     return progress_reporter(True)
 
 
-def _max_bytes(size: str | None) -> None:
-    """--max-input-size for this run (None: the environment's or the default)."""
+def _max_bytes(size: str | None) -> int | None:
+    """The --max-input-size in bytes (None: the environment's or the default)."""
     if size is None:
-        _state["max_bytes"] = None
-        return
+        return None
     from incident.ingest.sources import parse_size
 
     try:
-        _state["max_bytes"] = parse_size(size)
+        return parse_size(size)
     except ValueError as exc:
         raise UsageError(
             f"--max-input-size {size!r} is not a size: give bytes, or a number with K, M or G"
@@ -165,28 +164,32 @@ def _max_bytes(size: str | None) -> None:
 
 
 def _load(
-    inputs: list[str], logs: list[str] | None = None, alerts: list[str] | None = None
+    inputs: list[str],
+    logs: list[str] | None = None,
+    alerts: list[str] | None = None,
+    max_bytes: int | None = None,
 ) -> Bundle:
     from incident import pipeline
 
-    max_bytes = _state.get("max_bytes")
     return pipeline.load(
         inputs,
         logs or (),
         alerts or (),
         progress=_progress(),
         announce=_interactive(),
-        max_bytes=max_bytes if isinstance(max_bytes, int) else None,
+        max_bytes=max_bytes,
     )
 
 
 def _starts_with_gzip(path: str) -> bool:
     """Whether a file (already read, so known to be regular) is gzip-compressed."""
+    from incident.ingest.sources import GZIP_MAGIC
+
     if path == "-":
         return False
     try:
         with open(path, "rb") as fh:
-            return fh.read(2) == b"\x1f\x8b"
+            return fh.read(2) == GZIP_MAGIC
     except OSError:
         return False
 
@@ -308,10 +311,10 @@ def diagnose(
     fmt = _diagnose_format(fmt, output)
     _check_output(output)
     template_text = _read_template(template)
-    _max_bytes(max_input_size)
+    limit = _max_bytes(max_input_size)
     started = time.monotonic()
-    bundle = _load(inputs, logs, alerts)
-    base = _load(baseline) if baseline else None
+    bundle = _load(inputs, logs, alerts, limit)
+    base = _load(baseline, max_bytes=limit) if baseline else None
     run = pipeline.Run(pipeline.diagnose(bundle, base))
     pipeline.explain(run, _ai_options(ai, model, ai_timeout, max_digest_tokens, no_cache))
     elapsed = time.monotonic() - started
@@ -370,8 +373,7 @@ def inspect(
     """Show what was read: formats, counts, services, time range, data-quality warnings."""
     from incident.analysis.inventory import inventory
 
-    _max_bytes(max_input_size)
-    inv = inventory(_load(inputs, logs, alerts))
+    inv = inventory(_load(inputs, logs, alerts, _max_bytes(max_input_size)))
     if fmt is InspectFormat.json:
         import json
 
@@ -412,9 +414,9 @@ def triage(
             "(curl .../api/v2/alerts | incident triage) or name a file"
         )
     _check_output(output)
-    _max_bytes(max_input_size)
-    bundle = _load([], None, [payload])
-    evidence = _load(traces or [], logs, []) if traces or logs else None
+    limit = _max_bytes(max_input_size)
+    bundle = _load([], None, [payload], limit)
+    evidence = _load(traces or [], logs, [], limit) if traces or logs else None
     result = pipeline.triage(bundle.alerts, bundle.notices, evidence)
     if not no_redact:
         result = pipeline.shareable_triage(result)
@@ -440,9 +442,7 @@ def redact(
     from incident.redact import Redactor, redact_file_bytes
 
     _check_output(output)
-    _max_bytes(max_input_size)
-    limit = _state.get("max_bytes")
-    name, data = read_source(file, max_bytes=limit if isinstance(limit, int) else None)
+    name, data = read_source(file, max_bytes=_max_bytes(max_input_size))
     redactor = Redactor()
     out = redact_file_bytes(data, name, redactor)
     compress = _starts_with_gzip(file) or (output is not None and output.suffix.lower() == ".gz")
@@ -471,9 +471,9 @@ def digest(
     """Print exactly what would be sent to the model (after redaction), tokens on stderr."""
     from incident import pipeline
 
-    _max_bytes(max_input_size)
-    bundle = _load(inputs, logs, alerts)
-    base = _load(baseline) if baseline else None
+    limit = _max_bytes(max_input_size)
+    bundle = _load(inputs, logs, alerts, limit)
+    base = _load(baseline, max_bytes=limit) if baseline else None
     run = pipeline.Run(pipeline.diagnose(bundle, base))
     result = pipeline.build_digest(run, max_digest_tokens)
     _emit(result.text, None)
