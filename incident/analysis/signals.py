@@ -87,8 +87,6 @@ class WindowStats:
     shape: Shape = field(default_factory=Shape)
     sampled: int = 0
     sampled_root_ns: int = 0
-    first_error_ns: int | None = None
-    first_error_span: int = -1
     start_ns: int = 0
     end_ns: int = 0
 
@@ -385,9 +383,6 @@ def collect(
             o.user_errors += 1
         else:
             o.errors += 1
-            if ws.first_error_ns is None or start[i] < ws.first_error_ns:
-                ws.first_error_ns = start[i]
-                ws.first_error_span = i
         if flag[roots[table.tix[i]]] == 0:
             o.absorbed += 1
         if s.kind == _CLIENT and is_timeout(s):

@@ -448,20 +448,6 @@ def render_console(
         console.print(block)
 
 
-def print_text(
-    text: str,
-    *,
-    width: int | None = None,
-    color: bool | None = None,
-    file: TextIO | None = None,
-    style: str | None = None,
-) -> None:
-    """Print plain text through rich (wrapping to width), e.g. a triage in text format;
-    control and invisible characters are shown in a visible form."""
-    console = make_console(width=width, color=color, file=file)
-    console.print(Text(visible(text, multiline=True), style=style or ""))
-
-
 # --- progress -----------------------------------------------------------------------------
 
 
