@@ -1,6 +1,8 @@
 r"""The bounded digest: the ranked, redacted, fenced text about one report that is all the
-model ever sees, held under a token budget whatever the size of the input. (About 500
-lines: the line grammar, the budget and the sections are one contract, kept together.)
+model ever sees, held under a token budget whatever the size of the input.
+
+Size: a little over 500 lines, because the line grammar, the budget and the line each
+section writes are one contract, kept together.
 
 Line grammar. Inside the fence every line is written by this module, and after its
 indentation it starts with one of our own marks: `# ` (the title), `## ` (a section),
@@ -354,15 +356,21 @@ def _id(eid: str, v: Callable[[str | None], str]) -> str:
     return eid if _OWN_ID.fullmatch(eid) else v(eid)
 
 
-def _sections(
-    report: Report, ev_by_id: dict[str, Evidence], v: Callable[[str | None], str]
-) -> list[_Section[Any]]:
-    cited: set[str] = set()
+@dataclass
+class _Lines:
+    """The digest line (or block) for each kind of report item. `v` writes a telemetry value
+    as data; evidence cited under one root cause is spelled out there once and only named
+    after that."""
 
-    def ids(items: Iterable[str]) -> str:
-        return ", ".join(_id(e, v) for e in items)
+    v: Callable[[str | None], str]
+    ev_by_id: dict[str, Evidence]
+    cited: set[str] = field(default_factory=set)
 
-    def root(item: RootCause) -> str:
+    def ids(self, items: Iterable[str]) -> str:
+        return ", ".join(_id(e, self.v) for e in items)
+
+    def root(self, item: RootCause) -> str:
+        v = self.v
         where = " ".join(
             p
             for p in (
@@ -375,16 +383,18 @@ def _sections(
         )
         lines = [
             f"- score {item.score:.2f} {where} [{v(item.kind)}, {item.category}, {item.origin}]: "
-            f"{v(item.summary)}" + (f" (evidence {ids(item.evidence)})" if item.evidence else "")
+            f"{v(item.summary)}"
+            + (f" (evidence {self.ids(item.evidence)})" if item.evidence else "")
         ]
         for eid in item.evidence:
-            ev = ev_by_id.get(eid)
-            if ev is not None and eid not in cited:
-                cited.add(eid)
+            ev = self.ev_by_id.get(eid)
+            if ev is not None and eid not in self.cited:
+                self.cited.add(eid)
                 lines.append(f"  {_id(ev.id, v)} {ev.kind} {v(ev.ref)}: {v(ev.text)}")
         return "\n".join(lines)
 
-    def path(item: CriticalPath) -> str:
+    def path(self, item: CriticalPath) -> str:
+        v = self.v
         lines = [
             f"- {item.label} trace {v(item.trace_id)} {v(item.entrypoint)} "
             f"{item.duration_ms:.1f} ms"
@@ -399,7 +409,8 @@ def _sections(
             lines.append(f"  ... {len(item.steps) - 12} more steps")
         return "\n".join(lines)
 
-    def inflation(item: LatencyInflation) -> str:
+    def inflation(self, item: LatencyInflation) -> str:
+        v = self.v
         if item.edge:
             what = f"edge {v(item.edge)}"
         else:
@@ -409,7 +420,8 @@ def _sections(
             f"(+{item.added_ms:.1f} ms, {item.share:.0%} of added latency)"
         )
 
-    def failure(item: Failure) -> str:
+    def failure(self, item: Failure) -> str:
+        v = self.v
         flags = ", ".join(
             f
             for f in (
@@ -426,7 +438,8 @@ def _sections(
         )
         return text + (f"; e.g. {v(item.example)}" if item.example else "")
 
-    def template(item: LogTemplate) -> str:
+    def template(self, item: LogTemplate) -> str:
+        v = self.v
         rate = "new" if item.new else (f"x{item.surge:.1f}" if item.surge else "")
         services = ", ".join(v(s) for s in item.services[:4])
         return (
@@ -436,7 +449,8 @@ def _sections(
             + (f" {_id(item.evidence, v)}" if item.evidence else "")
         )
 
-    def alert(item: AlertSummary) -> str:
+    def alert(self, item: AlertSummary) -> str:
+        v = self.v
         text = (
             f"- {v(item.starts_at)} {v(item.status)} {v(item.name)} "
             f"severity {v(item.severity)} service {v(item.service)} ({item.role})"
@@ -445,16 +459,23 @@ def _sections(
             text += f": {v(item.summary)}"
         return text + (f" {_id(item.evidence, v)}" if item.evidence else "")
 
+    @staticmethod
     def line(item: str) -> str:
         return item
 
-    def event(item: TimelineEvent) -> str:
-        refs = f" ({ids(item.evidence)})" if item.evidence else ""
-        return f"- {v(item.time)} [{item.source}] {v(item.event)}{refs}"
+    def event(self, item: TimelineEvent) -> str:
+        refs = f" ({self.ids(item.evidence)})" if item.evidence else ""
+        return f"- {self.v(item.time)} [{item.source}] {self.v(item.event)}{refs}"
 
-    def evidence(item: Evidence) -> str:
-        return f"- {_id(item.id, v)} {item.kind} {v(item.ref)}: {v(item.text)}"
+    def evidence(self, item: Evidence) -> str:
+        return f"- {_id(item.id, self.v)} {item.kind} {self.v(item.ref)}: {self.v(item.text)}"
 
+
+def _sections(
+    report: Report, ev_by_id: dict[str, Evidence], v: Callable[[str | None], str]
+) -> list[_Section[Any]]:
+    """The sections in priority order, each with its items ranked best first."""
+    w = _Lines(v, ev_by_id)
     paths = sorted(
         (p for p in report.critical_paths if p.label != "baseline"),
         key=lambda p: (p.label != "failed", -p.duration_ms),
@@ -472,15 +493,15 @@ def _sections(
     others = [e for e in report.evidence if e.id not in all_cited]
 
     return [
-        _Section("root_causes", "Root-cause candidates (ranked, with evidence)", roots, root),
-        _Section("critical_paths", "Critical paths of representative requests", paths, path),
-        _Section("latency_inflation", "Latency inflation (vs baseline)", inflations, inflation),
-        _Section("failures", "Failures", failures, failure),
-        _Section("log_templates", "Log templates (new or surging first)", templates, template),
-        _Section("alerts", "Alerts", report.alerts, alert),
-        _Section("impact", "Impact and blast radius", _impact_lines(report, v), line),
-        _Section("timeline", "Timeline (UTC)", report.timeline, event),
-        _Section("evidence", "Other evidence", others, evidence),
+        _Section("root_causes", "Root-cause candidates (ranked, with evidence)", roots, w.root),
+        _Section("critical_paths", "Critical paths of representative requests", paths, w.path),
+        _Section("latency_inflation", "Latency inflation (vs baseline)", inflations, w.inflation),
+        _Section("failures", "Failures", failures, w.failure),
+        _Section("log_templates", "Log templates (new or surging first)", templates, w.template),
+        _Section("alerts", "Alerts", report.alerts, w.alert),
+        _Section("impact", "Impact and blast radius", _impact_lines(report, v), w.line),
+        _Section("timeline", "Timeline (UTC)", report.timeline, w.event),
+        _Section("evidence", "Other evidence", others, w.evidence),
     ]
 
 

@@ -11,9 +11,10 @@ import pytest
 from synth import Scenario, generate
 
 from incident.analysis import diagnose
+from incident.analysis.candidate import Candidate
 from incident.analysis.config import AnalysisConfig
 from incident.analysis.evidence import MIN_LATENCY_GROWTH, MIN_LATENCY_SHARE
-from incident.analysis.rank import Candidate, rank
+from incident.analysis.rank import rank
 from incident.analysis.signals import collect
 from incident.analysis.trees import build
 from incident.ingest import load

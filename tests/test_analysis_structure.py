@@ -10,10 +10,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from incident.analysis.behaviour import behaviour, uniform_slowdown
+from incident.analysis.candidate import Candidate
 from incident.analysis.config import AnalysisConfig
-from incident.analysis.rank import Candidate, rank
+from incident.analysis.rank import rank
 from incident.analysis.signals import collect
-from incident.analysis.structure import Shape, behaviour, collect_shape, uniform_slowdown
+from incident.analysis.structure import Shape, collect_shape
 from incident.analysis.trees import build
 from incident.analysis.variation import chunk_of
 from incident.model import Span, SpanKind

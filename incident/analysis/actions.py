@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from incident.analysis.candidate import Candidate
 from incident.analysis.evidence import MIN_EVIDENCE
-from incident.analysis.rank import Candidate
 from incident.report import Action, AlertSummary
 
 
 def _for(c: Candidate, position: int) -> list[Action]:
+    """The first actions for one ranked cause (`position` 0 for the top one).
+
+    Data table: one branch per kind of cause, in precedence order (the first kind that
+    matches answers alone), then the actions that add up by component type and failure
+    category. Each branch is a few lines of wording; split, a reader would lose which
+    branch wins.
+    """
     name = c.component
     if c.kind == "deploy" and c.version:
         return [

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from incident.analysis.candidate import Candidate
 from incident.analysis.classify import alert_service
 from incident.analysis.config import AnalysisConfig
 from incident.analysis.evidence import ms_text
-from incident.analysis.rank import Candidate, rank
+from incident.analysis.rank import rank
 from incident.analysis.semconv import ERROR, classify
 from incident.analysis.signals import WindowStats, collect
 from incident.analysis.trees import SpanTable, build

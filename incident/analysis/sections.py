@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from incident.analysis.assess import Assessment, percentile_sorted
+from incident.analysis.candidate import Candidate
 from incident.analysis.classify import failure_category
 from incident.analysis.critical_path import critical_path, self_times
+from incident.analysis.describe import in_consumer
 from incident.analysis.evidence import EvidenceLog
-from incident.analysis.rank import Candidate, in_consumer
 from incident.analysis.semconv import (
     ERROR,
     USER_ERROR,

@@ -19,9 +19,8 @@ is a factor. A call is named by what it reaches: a client span that wraps a call
 another service stands for the operation it calls, so `GET` or `HTTP POST` wrappers do not
 blur calls to different places into one.
 
-The second half compares two windows: `behaviour` (per service, the calls it stopped,
-started or repeats, and the callees after which its invocations now stop), `self_shift` and
-`uniform_slowdown` (every own operation of a service slowing alike: resource contention).
+Comparing two windows' shapes is `behaviour`'s part (the calls a service stopped, started or
+repeats, where its invocations now stop, and its own operations slowing alike).
 
 Every count is also kept per time chunk of the window (see `variation`), for the drift of the
 baseline and for a step inside the incident window.
@@ -33,16 +32,7 @@ import math
 from dataclasses import dataclass, field
 
 from incident.analysis.trees import SpanTable
-from incident.analysis.variation import (
-    CHUNKS,
-    Moments,
-    rate_drift,
-    rate_step_z,
-    rate_z,
-    step_z,
-    weight,
-    welch_z,
-)
+from incident.analysis.variation import CHUNKS, Moments
 
 OpKey = tuple[str, str]
 Pair = tuple[OpKey, OpKey]
@@ -136,152 +126,210 @@ def _op_ids(table: SpanTable) -> tuple[list[int], list[OpKey]]:
     return out
 
 
+@dataclass
+class _Tally:
+    """The flat accumulators of one `collect_shape` pass, indexed by op id (and op id *
+    CHUNKS + chunk), and the scratch columns over the whole table that each trace writes in
+    its own spans' cells only."""
+
+    op_out: list[int]
+    op_sq: list[float]
+    op_cn: list[int]
+    op_cs: list[float]
+    # Pairs keyed by ((caller context op id + 1) * n_ops + parent op) * n_ops + call op:
+    # [has, calls, has per chunk...].
+    pair: dict[int, list[int]]
+    # Parent op * n_ops + the op of the call it made last -> invocations.
+    last: dict[int, int]
+    # (caller service, callee service) -> [calls, gap sum, gap squares, gap sum per chunk...,
+    # calls per chunk...], the gap as the log of (ms + 1).
+    gap: dict[tuple[str, str], list[float]]
+    # (caller context op id + 1) * n_ops + op -> invocations per chunk; and how many of them
+    # had a failing child (in total).
+    ctx_inv: dict[int, list[int]]
+    ctx_fail: dict[int, int]
+    # Per span: its children's time; the op id of what a wrapper calls (-1 none); the op id
+    # of the call that led into its service (-1 none, -2 not yet known).
+    kid: list[int]
+    callee: list[int]
+    ctxc: list[int]
+
+    @classmethod
+    def empty(cls, n_spans: int, n_ops: int) -> _Tally:
+        return cls(
+            op_out=[0] * n_ops,
+            op_sq=[0.0] * n_ops,
+            op_cn=[0] * (n_ops * CHUNKS),
+            op_cs=[0.0] * (n_ops * CHUNKS),
+            pair={},
+            last={},
+            gap={},
+            ctx_inv={},
+            ctx_fail={},
+            kid=[0] * n_spans,
+            callee=[-1] * n_spans,
+            ctxc=[-2] * n_spans,
+        )
+
+
 def collect_shape(
     table: SpanTable, traces: list[int], chunks: dict[int, int], max_traces: int
 ) -> Shape:
     """Aggregate the structure of `traces` (their time chunk in `chunks`), at most
-    `max_traces` of them, evenly spread."""
+    `max_traces` of them, evenly spread: two passes over each trace's spans, then the flat
+    tallies turned into the keyed `Shape`."""
     shape = Shape()
-    parent, svc, start, end = table.parent, table.service, table.start, table.end
-    members = table.members
     opid, names = _op_ids(table)
-    n_ops = len(names)
+    tally = _Tally.empty(table.n, len(names))
+    members = table.members
     step = max(1, len(traces) // max(1, max_traces))
-    log = math.log
-    # Flat per-operation accumulators, indexed by op id (and op id * CHUNKS + chunk).
-    op_out = [0] * n_ops
-    op_sq = [0.0] * n_ops
-    op_cn = [0] * (n_ops * CHUNKS)
-    op_cs = [0.0] * (n_ops * CHUNKS)
-    # Pairs keyed by parent op * n_ops + call op: [has, calls, has per chunk...].
-    pair: dict[int, list[int]] = {}
-    last: dict[int, int] = {}
-    # (caller service, callee service) -> [calls, gap sum, gap squares, gap sum per chunk...,
-    # calls per chunk...], the gap as the log of (ms + 1).
-    gap: dict[tuple[str, str], list[float]] = {}
-    # Scratch columns over the whole table, each cell written only by its own trace.
-    kid = [0] * table.n
-    callee = [-1] * table.n
-    # Per span: the op id of the call that led into its service (-1 none, -2 not yet known).
-    ctxc = [-2] * table.n
-    ctx_inv: dict[int, list[int]] = {}
-    # Per ctx op id: invocations with a failing child (in total).
-    ctx_fail: dict[int, int] = {}
-    failed_parent: set[int] = set()
-    flag = table.flag
-    deferred: list[int] = []
-    last_of: dict[int, tuple[int, int]] = {}
-    seen: set[int] = set()
-    width = 3 + 2 * CHUNKS
     for t in traces[::step]:
         ch = chunks.get(t, 0)
         shape.traces += 1
         shape.chunk_traces[ch] += 1
         mem = members[t]
-        # Pass 1: children's time per parent, what each wrapper calls, and each span's
-        # caller context (the cross-service parent above its run in its own service).
-        deferred.clear()
-        for i in mem:
-            p = parent[i]
+        _link_trace(table, opid, mem, ch, tally)
+        _count_trace(table, opid, len(names), mem, ch, tally)
+    _fill(shape, tally, names)
+    return shape
+
+
+def _link_trace(table: SpanTable, opid: list[int], mem: list[int], ch: int, tally: _Tally) -> None:
+    """Pass 1 over one trace: children's time per parent, what each wrapper calls, each
+    cross-service call's gap, and each span's caller context (the cross-service parent above
+    its run in its own service)."""
+    parent, svc, start, end = table.parent, table.service, table.start, table.end
+    kid, callee, ctxc, gap = tally.kid, tally.callee, tally.ctxc, tally.gap
+    log = math.log
+    width = 3 + 2 * CHUNKS
+    deferred: list[int] = []
+    for i in mem:
+        p = parent[i]
+        if p < 0:
+            ctxc[i] = -1
+            continue
+        d = end[i] - start[i]
+        kid[p] += d
+        if svc[p] != svc[i]:
+            # The caller's operation: above its client span, when it has one.
+            pp = parent[p]
+            ctxc[i] = opid[pp] if pp >= 0 and svc[pp] == svc[p] else opid[p]
+            if callee[p] < 0:
+                callee[p] = opid[i]
+            key = (svc[p], svc[i])
+            g = gap.get(key)
+            if g is None:
+                g = gap[key] = [0.0] * width
+            gap_ns = end[p] - start[p] - d
+            lg = log(gap_ns / 1e6 + 1.0) if gap_ns > 0 else 0.0
+            g[0] += 1
+            g[1] += lg
+            g[2] += lg * lg
+            g[3 + ch] += lg
+            g[3 + CHUNKS + ch] += 1
+        else:
+            cv = ctxc[p]
+            if cv == -2:
+                deferred.append(i)  # its parent comes later in the input
+            else:
+                ctxc[i] = cv
+    if deferred:
+        _resolve_contexts(table, opid, deferred, ctxc)
+
+
+def _resolve_contexts(
+    table: SpanTable, opid: list[int], deferred: list[int], ctxc: list[int]
+) -> None:
+    """The caller context of spans that came before their parent in the input: walk up
+    their run in their own service to the call that led into it."""
+    parent, svc = table.parent, table.service
+    for i in deferred:
+        chain: list[int] = []
+        j = i
+        while True:
+            cv = ctxc[j]
+            if cv != -2:
+                break
+            p = parent[j]
             if p < 0:
-                ctxc[i] = -1
-                continue
-            d = end[i] - start[i]
-            kid[p] += d
-            if svc[p] != svc[i]:
-                # The caller's operation: above its client span, when it has one.
+                cv = ctxc[j] = -1
+                break
+            if svc[p] != svc[j]:
                 pp = parent[p]
-                ctxc[i] = opid[pp] if pp >= 0 and svc[pp] == svc[p] else opid[p]
-                if callee[p] < 0:
-                    callee[p] = opid[i]
-                key = (svc[p], svc[i])
-                g = gap.get(key)
-                if g is None:
-                    g = gap[key] = [0.0] * width
-                gap_ns = end[p] - start[p] - d
-                lg = log(gap_ns / 1e6 + 1.0) if gap_ns > 0 else 0.0
-                g[0] += 1
-                g[1] += lg
-                g[2] += lg * lg
-                g[3 + ch] += lg
-                g[3 + CHUNKS + ch] += 1
-            else:
-                cv = ctxc[p]
-                if cv == -2:
-                    deferred.append(i)  # its parent comes later in the input
-                else:
-                    ctxc[i] = cv
-        for i in deferred:
-            chain: list[int] = []
-            j = i
-            while True:
-                cv = ctxc[j]
-                if cv != -2:
-                    break
-                p = parent[j]
-                if p < 0:
-                    cv = ctxc[j] = -1
-                    break
-                if svc[p] != svc[j]:
-                    pp = parent[p]
-                    cv = ctxc[j] = opid[pp] if pp >= 0 and svc[pp] == svc[p] else opid[p]
-                    break
-                chain.append(j)
-                j = p
-            for x in chain:
-                ctxc[x] = cv
-        # Pass 2: self time, calls per operation, the last call.
-        last_of.clear()
-        seen.clear()
-        failed_parent.clear()
-        for i in mem:
-            o = opid[i]
-            own = end[i] - start[i] - kid[i]
-            v = log(own / 1000.0 + 1.0) if own > 0 else 0.0
-            op_sq[o] += v * v
-            k = o * CHUNKS + ch
-            op_cn[k] += 1
-            op_cs[k] += v
-            ck = (ctxc[i] + 1) * n_ops + o
-            inv = ctx_inv.get(ck)
-            if inv is None:
-                inv = ctx_inv[ck] = [0] * CHUNKS
-            inv[ch] += 1
-            p = parent[i]
-            if p < 0:
-                continue
-            if svc[p] == svc[i]:
-                c = callee[i]
-                if c < 0:
-                    c = o
-                else:
-                    op_out[o] += 1
-            elif parent[p] >= 0 and svc[parent[p]] == svc[p]:
-                # The callee side of a wrapper: counted as the wrapper's own call, one up.
-                continue
-            else:
+                cv = ctxc[j] = opid[pp] if pp >= 0 and svc[pp] == svc[p] else opid[p]
+                break
+            chain.append(j)
+            j = p
+        for x in chain:
+            ctxc[x] = cv
+
+
+def _count_trace(
+    table: SpanTable, opid: list[int], n_ops: int, mem: list[int], ch: int, tally: _Tally
+) -> None:
+    """Pass 2 over one trace (after `_link_trace`): self time, invocations per caller
+    context, calls per operation, failing calls, and the call each invocation made last."""
+    parent, svc, start, end, flag = table.parent, table.service, table.start, table.end, table.flag
+    kid, callee, ctxc = tally.kid, tally.callee, tally.ctxc
+    op_out, op_sq, op_cn, op_cs = tally.op_out, tally.op_sq, tally.op_cn, tally.op_cs
+    pair, last, ctx_inv, ctx_fail = tally.pair, tally.last, tally.ctx_inv, tally.ctx_fail
+    log = math.log
+    last_of: dict[int, tuple[int, int]] = {}
+    seen: set[int] = set()
+    failed_parent: set[int] = set()
+    for i in mem:
+        o = opid[i]
+        own = end[i] - start[i] - kid[i]
+        v = log(own / 1000.0 + 1.0) if own > 0 else 0.0
+        op_sq[o] += v * v
+        k = o * CHUNKS + ch
+        op_cn[k] += 1
+        op_cs[k] += v
+        ck = (ctxc[i] + 1) * n_ops + o
+        inv = ctx_inv.get(ck)
+        if inv is None:
+            inv = ctx_inv[ck] = [0] * CHUNKS
+        inv[ch] += 1
+        p = parent[i]
+        if p < 0:
+            continue
+        if svc[p] == svc[i]:
+            c = callee[i]
+            if c < 0:
                 c = o
-            if flag[i] and p not in failed_parent:
-                failed_parent.add(p)
-                fk = (ctxc[p] + 1) * n_ops + opid[p]
-                ctx_fail[fk] = ctx_fail.get(fk, 0) + 1
-            pk = ((ctxc[p] + 1) * n_ops + opid[p]) * n_ops + c
-            row = pair.get(pk)
-            if row is None:
-                row = pair[pk] = [0] * (2 + CHUNKS)
-            row[1] += 1
-            sk = p * n_ops + c
-            if sk not in seen:
-                seen.add(sk)
-                row[0] += 1
-                row[2 + ch] += 1
-            prev = last_of.get(p)
-            if prev is None or start[i] >= prev[0]:
-                last_of[p] = (start[i], c)
-        for p, (_, c) in last_of.items():
-            lk = opid[p] * n_ops + c
-            last[lk] = last.get(lk, 0) + 1
-    for edge, g in gap.items():
+            else:
+                op_out[o] += 1
+        elif parent[p] >= 0 and svc[parent[p]] == svc[p]:
+            # The callee side of a wrapper: counted as the wrapper's own call, one up.
+            continue
+        else:
+            c = o
+        if flag[i] and p not in failed_parent:
+            failed_parent.add(p)
+            fk = (ctxc[p] + 1) * n_ops + opid[p]
+            ctx_fail[fk] = ctx_fail.get(fk, 0) + 1
+        pk = ((ctxc[p] + 1) * n_ops + opid[p]) * n_ops + c
+        row = pair.get(pk)
+        if row is None:
+            row = pair[pk] = [0] * (2 + CHUNKS)
+        row[1] += 1
+        sk = p * n_ops + c
+        if sk not in seen:
+            seen.add(sk)
+            row[0] += 1
+            row[2 + ch] += 1
+        prev = last_of.get(p)
+        if prev is None or start[i] >= prev[0]:
+            last_of[p] = (start[i], c)
+    for p, (_, c) in last_of.items():
+        lk = opid[p] * n_ops + c
+        last[lk] = last.get(lk, 0) + 1
+
+
+def _fill(shape: Shape, tally: _Tally, names: list[OpKey]) -> None:
+    """Turn the flat tallies, keyed by op ids, into the shape's keyed aggregates."""
+    n_ops = len(names)
+    for edge, g in tally.gap.items():
         shape.gaps[edge] = Sample(
             int(g[0]),
             Moments(g[1], g[2], g[3 : 3 + CHUNKS]),
@@ -289,281 +337,25 @@ def collect_shape(
         )
     for o in range(n_ops):
         base = o * CHUNKS
-        counts = op_cn[base : base + CHUNKS]
+        counts = tally.op_cn[base : base + CHUNKS]
         n = sum(counts)
         if not n:
             continue
-        sums = op_cs[base : base + CHUNKS]
-        sample = Sample(n, Moments(sum(sums), op_sq[o], sums), counts)
-        shape.ops[names[o]] = OpStats(sample, op_out[o])
-    for ck, inv in ctx_inv.items():
+        sums = tally.op_cs[base : base + CHUNKS]
+        sample = Sample(n, Moments(sum(sums), tally.op_sq[o], sums), counts)
+        shape.ops[names[o]] = OpStats(sample, tally.op_out[o])
+    for ck, inv in tally.ctx_inv.items():
         cx, o = divmod(ck, n_ops)
         shape.ctx_ops[(names[cx - 1] if cx else None, names[o])] = inv
-    for fk, count in ctx_fail.items():
+    for fk, count in tally.ctx_fail.items():
         cx, o = divmod(fk, n_ops)
         shape.ctx_failing[(names[cx - 1] if cx else None, names[o])] = count
-    for pk, row in pair.items():
+    for pk, row in tally.pair.items():
         rest, c = divmod(pk, n_ops)
         cx, a = divmod(rest, n_ops)
         shape.pairs[(names[cx - 1] if cx else None, names[a], names[c])] = PairStats(
             row[0], row[1], row[2:]
         )
-    for lk, count in last.items():
+    for lk, count in tally.last.items():
         a, c = divmod(lk, n_ops)
         shape.last[(names[a], names[c])] = count
-    return shape
-
-
-# -- comparing two windows ------------------------------------------------------------------
-
-# An operation needs this many invocations in each window before its calls are compared.
-MIN_INVOCATIONS = 5
-# A call's share of invocations must move by this much (absolute) to count as changed...
-MIN_EFFECT = 0.2
-# ...and counts fully from this much.
-FULL_EFFECT = 0.5
-# Standard errors a structural change needs to count at all (see `variation.weight`).
-STRUCT_Z = 3.0
-# An operation whose invocations with a failing call rose by this share reacts to failures.
-ECHO_SHARE = 0.1
-# Against a separate baseline capture, a change already there at the start of the incident
-# window keeps this much of its evidence.
-PREDATES = 0.4
-# A service's own operations must mostly slow down alike to read as resource contention.
-UNIFORM_SHARE = 0.6
-UNIFORM_RATIO = 1.2
-# Each of them by this many standard errors: it is their agreement that tells.
-UNIFORM_Z = 2.0
-
-
-@dataclass
-class CallChange:
-    """One call that an operation stopped, started or repeated."""
-
-    op: OpKey  # the calling operation
-    call: OpKey  # what it calls (a wrapper's callee)
-    ctx: Context  # the call that led into the operation's service
-    before: float  # share of its invocations that made the call (or calls per such one)
-    after: float
-    n_before: int
-    n_after: int
-    z: float
-    how: str  # "stopped" | "started" | "repeats"
-    step: float = 0.0  # how clearly it changed inside the incident window
-    evidence: float = 0.0  # 0..1
-
-
-@dataclass
-class Behaviour:
-    """What changed in what one service does: the calls it stopped, started or repeats, and
-    where its invocations now end."""
-
-    service: str
-    strength: float = 0.0  # 0..1: the best change's evidence, after the context discount
-    z: float = 0.0  # of its strongest change
-    affected: float = 0.0  # invocations beyond what the baseline predicts
-    context_shift: float = 0.0  # how much the mix of its callers moved (0..1)
-    upstream: float = 0.0  # the strongest change among the services calling it
-    changes: list[CallChange] = field(default_factory=list)
-    # Callees after whose call its invocations now stop: callee service -> evidence.
-    stops_after: dict[str, float] = field(default_factory=dict)
-
-
-def _entry_mix(shape: Shape, service: str) -> dict[CtxPair, int]:
-    """How requests reach a service: calls into its operations from other services."""
-    return {k: v.calls for k, v in shape.pairs.items() if k[2][0] == service and k[1][0] != service}
-
-
-def _callers(shape: Shape, service: str) -> set[str]:
-    """The services that call into `service`."""
-    return {k[1][0] for k in shape.pairs if k[2][0] == service and k[1][0] != service}
-
-
-def _tv(a: dict[CtxPair, int], b: dict[CtxPair, int]) -> float:
-    """Total variation distance between two count distributions (0 same, 1 disjoint)."""
-    na, nb = sum(a.values()), sum(b.values())
-    if not na or not nb:
-        return 0.0
-    return 0.5 * sum(abs(a.get(k, 0) / na - b.get(k, 0) / nb) for k in set(a) | set(b))
-
-
-def _tail_rate(
-    chunk_k: list[int], chunk_n: list[int], k0: int, n0: int, phi: float
-) -> tuple[float, float, int]:
-    """(rate, z against the baseline's k0 of n0, invocations) of the incident window, or of
-    its trailing run of chunks where the rate moved the most: a change that began inside
-    the window is diluted by the traffic before it."""
-    k1, n1 = sum(chunk_k), sum(chunk_n)
-    best = (k1 / n1 if n1 else 0.0, rate_z(k1, n1, k0, n0, phi), n1)
-    tk = tn = 0
-    for a, b in zip(reversed(chunk_k), reversed(chunk_n), strict=False):
-        tk += a
-        tn += b
-        if MIN_INVOCATIONS <= tn < n1:
-            z = rate_z(tk, tn, k0, n0, phi)
-            if abs(z) > abs(best[1]):
-                best = (tk / tn, z, tn)
-    return best
-
-
-def _order(key: CtxPair) -> tuple[str, str, str, str, str, str]:
-    ctx = key[0] or ("", "")
-    return (*ctx, *key[1], *key[2])
-
-
-def _call_changes(inc: Shape, base: Shape, separate: bool) -> list[CallChange]:
-    """Calls whose share of the caller's invocations moved beyond the baseline's variation,
-    and calls now repeated more often per invocation."""
-    out: list[CallChange] = []
-    for key in sorted(set(inc.pairs) | set(base.pairs), key=_order):
-        ctx, op, call = key
-        n1, n0 = inc.ctx_invocations(op, ctx), base.ctx_invocations(op, ctx)
-        if n1 < MIN_INVOCATIONS or n0 < MIN_INVOCATIONS:
-            continue
-        p1, p0 = inc.pairs.get(key), base.pairs.get(key)
-        k1, k0 = (p1.has if p1 else 0), (p0.has if p0 else 0)
-        r1, r0 = k1 / n1, k0 / n0
-        chunk_k0 = p0.chunk_has if p0 else [0] * CHUNKS
-        phi = rate_drift(chunk_k0, base.chunk_invocations(op, ctx))
-        chunk_k1 = p1.chunk_has if p1 else [0] * CHUNKS
-        chunk_n1 = inc.chunk_invocations(op, ctx)
-        r1, z, n_used = _tail_rate(chunk_k1, chunk_n1, k0, n0, phi)
-        effect = r1 - r0
-        if abs(effect) >= MIN_EFFECT and abs(z) >= STRUCT_Z:
-            sign = 1.0 if effect > 0 else -1.0
-            step = rate_step_z(chunk_k1, chunk_n1, sign) if separate else 0.0
-            ev = weight(abs(z)) * min(1.0, abs(effect) / FULL_EFFECT)
-            how = "started" if effect > 0 else "stopped"
-            out.append(CallChange(op, call, ctx, r0, r1, n0, n_used, abs(z), how, step, ev))
-            continue
-        if p1 and p0 and p1.has >= MIN_INVOCATIONS and p0.has >= MIN_INVOCATIONS:
-            q1, q0 = p1.calls / p1.has, p0.calls / p0.has
-            if q1 >= 1.5 * q0 and q1 - q0 >= 0.5:
-                zq = (q1 - q0) / math.sqrt(q0 / p0.has + q1 / p1.has)
-                if zq >= STRUCT_Z:
-                    ev = weight(zq) * min(1.0, (q1 / q0 - 1.0) / 2.0)
-                    out.append(
-                        CallChange(op, call, ctx, q0, q1, p0.has, p1.has, zq, "repeats", 0.0, ev)
-                    )
-    return out
-
-
-def _stops(inc: Shape, base: Shape, stopped: set[OpKey]) -> dict[tuple[str, str], float]:
-    """(caller service, callee service) -> evidence that the caller's invocations now end
-    right after calling the callee, where they used to go on: the share of an operation's
-    invocations whose last call is to the callee rose, for operations in `stopped` (those
-    that stopped making a call into another service; a caller that merely no longer runs
-    an error handler of its own ends after its last call too, and has not stopped)."""
-    out: dict[tuple[str, str], float] = {}
-    for key in sorted(set(inc.last) | set(base.last)):
-        op, call = key
-        if call[0] == op[0] or op not in stopped:
-            continue  # ends inside its own service: not a callee's answer
-        n1, n0 = inc.invocations(op), base.invocations(op)
-        if n1 < MIN_INVOCATIONS or n0 < MIN_INVOCATIONS:
-            continue
-        k1, k0 = inc.last.get(key, 0), base.last.get(key, 0)
-        z = rate_z(k1, n1, k0, n0)
-        effect = k1 / n1 - k0 / n0
-        if effect >= MIN_EFFECT and z >= STRUCT_Z:
-            ev = weight(z) * min(1.0, effect / FULL_EFFECT)
-            pair = (op[0], call[0])
-            out[pair] = max(out.get(pair, 0.0), ev)
-    return out
-
-
-def behaviour(
-    inc: Shape, base: Shape, *, separate: bool, explained: frozenset[str] = frozenset()
-) -> dict[str, Behaviour]:
-    """Per service, how its outgoing behaviour changed against the baseline. A change of a
-    call into a service in `explained` (one that now fails) is its failure's echo, not the
-    caller's own doing, and is left out. Against a `separate` baseline capture (another
-    time, another load mix, maybe another release), a change counts fully only if it
-    happened inside the incident window: what was already different at the window's start
-    is a difference between the captures as much as an incident."""
-    # An operation that now calls a failing service, or whose calls now fail more often,
-    # reacts to those failures: whatever else it stopped or started doing is their echo.
-    echoes = {(k[0], k[1]) for k in inc.pairs if k[2][0] in explained}
-    for key, failing in inc.ctx_failing.items():
-        n1, n0 = inc.ctx_invocations(key[1], key[0]), base.ctx_invocations(key[1], key[0])
-        k0 = base.ctx_failing.get(key, 0)
-        if n1 and failing / n1 - (k0 / n0 if n0 else 0.0) >= ECHO_SHARE:
-            echoes.add(key)
-    changes = [
-        ch
-        for ch in _call_changes(inc, base, separate)
-        if ch.call[0] not in explained and (ch.ctx, ch.op) not in echoes
-    ]
-    out: dict[str, Behaviour] = {}
-    for ch in changes:
-        if separate:
-            ch.evidence *= PREDATES + (1.0 - PREDATES) * weight(ch.step)
-        svc = ch.op[0]
-        b = out.get(svc)
-        if b is None:
-            b = out[svc] = Behaviour(svc)
-        b.changes.append(ch)
-        if ch.how != "repeats":
-            b.affected += abs(ch.after - ch.before) * ch.n_after
-    for svc, b in out.items():
-        b.context_shift = _tv(_entry_mix(inc, svc), _entry_mix(base, svc))
-        b.changes.sort(key=lambda ch: (-ch.evidence, ch.op, ch.call))
-        best = b.changes[0]
-        b.strength = best.evidence * (1.0 - b.context_shift)
-        b.z = best.z
-    # A service whose callers changed what they do may only be answering different
-    # requests: its own change counts half as much as the strongest change above it.
-    raw = {svc: b.strength for svc, b in out.items()}
-    for svc, b in sorted(out.items()):
-        above = max((raw.get(c, 0.0) for c in _callers(inc, svc) if c != svc), default=0.0)
-        b.upstream = above
-        b.strength *= 1.0 - 0.5 * above
-    stopped = {
-        ch.op
-        for ch in changes
-        if ch.how == "stopped" and ch.call[0] != ch.op[0] and ch.evidence >= 0.5
-    }
-    for (caller, callee), ev in sorted(_stops(inc, base, stopped).items()):
-        if callee in explained:
-            continue
-        b = out.get(caller)
-        if b is not None and b.changes:
-            b.stops_after[callee] = ev
-    return out
-
-
-def self_shift(inc: Shape, base: Shape, op: OpKey) -> tuple[float, float, float]:
-    """(ratio of geometric-mean self time, z, step inside the incident window) of one
-    operation; (1, 0, 0) when either window has too few of its spans."""
-    a, b = inc.ops.get(op), base.ops.get(op)
-    if a is None or b is None or a.self_log.n < MIN_INVOCATIONS or b.self_log.n < MIN_INVOCATIONS:
-        return 1.0, 0.0, 0.0
-    s1, s0 = a.self_log, b.self_log
-    z = welch_z(s1.m, s1.n, s0.m, s0.n, s0.chunk_n, floor=0.01)
-    ratio = math.exp(s1.m.total / s1.n - s0.m.total / s0.n)
-    return ratio, z, step_z(s1.m, s1.n, s1.chunk_n)
-
-
-def uniform_slowdown(inc: Shape, base: Shape, service: str) -> tuple[float, int, int, float]:
-    """(median self-time ratio, operations slowed, operations compared, median step of the
-    slowed ones inside the incident window) over the service's own operations (not the
-    wrappers of its outgoing calls, whose time is the network's): resource contention slows
-    every one of them, short ones too."""
-    ratios: list[float] = []
-    steps: list[float] = []
-    slowed = 0
-    for op, st in inc.ops.items():
-        if op[0] != service or st.calls_out * 2 > st.self_log.n:
-            continue
-        ratio, z, step = self_shift(inc, base, op)
-        if z == 0.0 and ratio == 1.0:
-            continue
-        ratios.append(ratio)
-        if ratio >= UNIFORM_RATIO and z >= UNIFORM_Z:
-            slowed += 1
-            steps.append(step)
-    if not ratios:
-        return 1.0, 0, 0, 0.0
-    ratios.sort()
-    steps.sort()
-    return ratios[len(ratios) // 2], slowed, len(ratios), steps[len(steps) // 2] if steps else 0.0

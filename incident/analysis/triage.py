@@ -6,12 +6,12 @@ parameter, so the same alerts always triage the same way.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from incident.analysis.alert_actions import rule_steps
 from incident.analysis.classify import (
     Role,
     Status,
@@ -104,115 +104,12 @@ class Triage(BaseModel):
 # --- first actions ------------------------------------------------------------------------
 
 
-def _k8s_target(labels: dict[str, str]) -> tuple[str, str, str]:
-    """Namespace, pod and deployment for a command to copy: label values shell-quoted (a
-    label is data: `$(curl ...)` in it must stay a string), placeholders as they are."""
-    namespace = labels.get("namespace") or labels.get("exported_namespace")
-    pod = labels.get("pod") or labels.get("pod_name")
-    deployment = labels.get("deployment") or labels.get("workload")
-    return (
-        shlex.quote(namespace) if namespace else "<namespace>",
-        shlex.quote(pod) if pod else "<pod>",
-        shlex.quote(deployment) if deployment else "<deployment>",
-    )
-
-
 def _rule_actions(alert: Alert, role: Role) -> list[TriageAction]:
-    text = " ".join(
-        [alert.name, alert.summary or "", *alert.labels.values(), *alert.labels.keys()]
-    ).lower()
-    ns, pod, deployment = _k8s_target(alert.labels)
-    container = alert.labels.get("container")
-    out: list[TriageAction] = []
-
-    def add(action: str, why: str, command: str | None = None) -> None:
-        out.append(TriageAction(action=action, why=why, source="rule", command=command))
-
-    if role == "heartbeat":
-        add(
-            "No action: this is a heartbeat that always fires",
-            "it proves the alerting pipeline works; worry only if it stops arriving",
-        )
-        return out
-    if re.search(r"crash|restart|backoff", text):
-        c_flag = f" -c {shlex.quote(container)}" if container else ""
-        add(
-            "Read the log of the crashed container",
-            "it says why the container exited",
-            f"kubectl logs -n {ns} {pod}{c_flag} --previous",
-        )
-        add(
-            "Describe the pod",
-            "exit code, OOMKilled, failing probes and recent events",
-            f"kubectl describe pod -n {ns} {pod}",
-        )
-        add(
-            "Check recent deploys and config changes",
-            "crash loops usually start with a new image, config or secret",
-            f"kubectl rollout history -n {ns} deployment/{deployment}",
-        )
-    if re.search(r"replica|rollout|not.?ready|pending|unschedul|available", text):
-        add(
-            "Check whether the rollout is stuck",
-            "a stuck rollout shows which replica does not become ready",
-            f"kubectl rollout status -n {ns} deployment/{deployment}",
-        )
-        add(
-            "Look for scheduling failures in recent events",
-            "resources, node selectors, taints and volumes block scheduling",
-            f"kubectl get events -n {ns} --sort-by=.lastTimestamp",
-        )
-    if "cpu" in text or "throttl" in text:
-        add(
-            "Compare traffic and recent deploys with the CPU rise",
-            "a traffic surge or a new version explains most CPU alerts",
-        )
-        add("Check CPU limits and throttling before scaling out", "throttling looks like slowness")
-    if re.search(r"memory|\bmem\b|oom", text):
-        add(
-            "Check memory growth since the last deploy and OOMKilled restarts",
-            "steady growth after a release points to a leak; limits may be too low",
-        )
-    if re.search(r"disk|filesystem|inode|volume", text):
-        add(
-            "Find what is filling the volume (logs, temp files, WAL) before it is full",
-            "a full disk turns into write errors and crashes",
-        )
-    if re.search(r"connection|pool|database|\bdb\b|postgres|mysql", text):
-        add(
-            "Check connection-pool saturation and slow queries (e.g. pg_stat_activity)",
-            "exhausted pools and long queries make every caller wait",
-        )
-    if re.search(r"queue|backlog|\blag\b|kafka", text):
-        add(
-            "Check that consumers are alive and keeping up; look for a poison message",
-            "queue depth grows when consumers stop or slow down",
-        )
-    if re.search(r"network|packet|dns|egress|ingress", text):
-        add(
-            "Compare network throughput with traffic; check for a transfer or retry storm",
-            "unexpected network volume is often retries or a bulk job",
-        )
-    if re.search(r"certificate|cert.?expir|\btls\b|\bssl\b", text):
-        add("Renew or rotate the certificate", "expiring certificates fail every handshake")
-    if re.search(r"latency|slow|p9[059]|response.?time", text):
-        add(
-            "Run `incident diagnose` on the traces of the period to find the slow hop",
-            "the critical path names the hop that added the latency",
-        )
-    if re.search(r"error|5xx|http.?5|exception|fail", text):
-        add(
-            "Read the error logs of the affected service and compare with the last deploy",
-            "a new error right after a release is a rollback candidate",
-        )
-    if re.search(r"probe|blackbox|availability|uptime|down|unreachable", text):
-        add(
-            "Check the endpoint from outside: DNS, TLS, load balancer, ready endpoints",
-            "probes fail before users call",
-        )
-    if alert.labels.get("class", "").lower() == "deploy" or "deploy" in alert.name.lower():
-        add("Check what was deployed just before the alert", "the alert is tagged as a deploy")
-    return out
+    """First actions from the pattern table in `alert_actions`."""
+    return [
+        TriageAction(action=action, why=why, source="rule", command=command)
+        for action, why, command in rule_steps(alert, role)
+    ]
 
 
 def _runbook_action(ref: str) -> TriageAction:

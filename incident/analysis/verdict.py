@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from incident.analysis.candidate import Candidate
 from incident.analysis.evidence import plural
-from incident.analysis.rank import Candidate
 from incident.analysis.signals import WindowStats
 from incident.report import Verdict
 

@@ -54,6 +54,21 @@ class _Series:
         return d, d / (self.sd * math.sqrt(1 / pre_n + 1 / post_n))
 
 
+@dataclass
+class _Buckets:
+    """Root spans counted per time bucket: requests, failures and each series' sums."""
+
+    lo: int
+    width: float
+    counts: list[int]
+    err: list[int]
+    series: list[_Series]  # entry-point latency first, then spans per request if given
+
+    @property
+    def b(self) -> int:
+        return len(self.counts)
+
+
 def find_change(
     times: list[int],
     durations: list[int],
@@ -75,7 +90,25 @@ def find_change(
     lo, hi = min(times), max(times)
     if hi <= lo:
         return None
-    b = max(8, min(buckets, n // 10))
+    bk = _bucket(times, durations, failed, sizes, lo, hi, max(8, min(buckets, n // 10)))
+    score, k = _best_split(bk, n)
+    if k < 0 or score < MIN_SCORE:
+        # A weaker change still counts when an alert fired after it: alerts lag the onset.
+        hinted = [a for a in alert_starts if lo < a < hi]
+        if not (hinted and k >= 0 and score >= HINTED_SCORE and lo + k * bk.width <= min(hinted)):
+            return _from_alerts(times, alert_starts)
+    return _describe_change(bk, n, k, score)
+
+
+def _bucket(
+    times: list[int],
+    durations: list[int],
+    failed: list[bool],
+    sizes: list[int] | None,
+    lo: int,
+    hi: int,
+    b: int,
+) -> _Buckets:
     width = (hi - lo) / b + 1
     # Clamped: over a span of years the "+ 1" in width vanishes in float precision.
     keys = [min(b - 1, int((t - lo) / width)) for t in times]
@@ -85,11 +118,16 @@ def find_change(
         counts[k] += 1
         if f:
             err[k] += 1
-    lat = _Series([math.log1p(max(d, 0) / 1e6) for d in durations], keys, b)
-    series = [lat]
+    series = [_Series([math.log1p(max(d, 0) / 1e6) for d in durations], keys, b)]
     if sizes is not None:
         series.append(_Series([math.log(max(x, 1)) for x in sizes], keys, b))
-    total_n = n
+    return _Buckets(lo, width, counts, err, series)
+
+
+def _best_split(bk: _Buckets, total_n: int) -> tuple[float, int]:
+    """(score, bucket) of the boundary where failures rose or a series moved by the most
+    standard errors; (0, -1) when no boundary leaves enough on both sides."""
+    b, counts, err, series = bk.b, bk.counts, bk.err, bk.series
     best: tuple[float, int] = (0.0, -1)
     pre_n = pre_err = 0.0
     pre = [0.0] * len(series)
@@ -114,12 +152,16 @@ def find_change(
                 score = max(score, abs(z))
         if score > best[0]:
             best = (score, k)
-    score, k = best
-    if k < 0 or score < MIN_SCORE:
-        # A weaker change still counts when an alert fired after it: alerts lag the onset.
-        hinted = [a for a in alert_starts if lo < a < hi]
-        if not (hinted and k >= 0 and score >= HINTED_SCORE and lo + k * width <= min(hinted)):
-            return _from_alerts(times, alert_starts)
+    return best
+
+
+def _describe_change(bk: _Buckets, total_n: int, k: int, score: float) -> ChangePoint:
+    """The change point at bucket `k`: its start, when the series returned to normal (the
+    last bucket still off the calm period the way it moved, if later ones are calm) and its
+    peak (the slowest bucket with failures; the shortest, when requests got shorter without
+    failing more)."""
+    b, lo, width, counts, err, series = bk.b, bk.lo, bk.width, bk.counts, bk.err, bk.series
+    floor = math.log(MIN_FACTOR)
     start = int(lo + k * width)
     # Which way each series moved at the split (0: it did not move enough to count).
     calm_n = max(1, sum(counts[:k]))
@@ -129,8 +171,6 @@ def find_change(
         (sr.total - sum(sr.sums[:k])) / after_n - c for sr, c in zip(series, calm, strict=True)
     ]
     signs = [(1.0 if d > 0 else -1.0) if abs(d) > floor else 0.0 for d in moved]
-    # Recovery: the last bucket still off the calm period (the way it moved), if later ones
-    # are calm.
     base_err = sum(err[:k]) / calm_n
     bad = [
         j
@@ -147,10 +187,8 @@ def find_change(
     end: int | None = None
     if bad and bad[-1] < b - 2:
         end = int(lo + (bad[-1] + 1) * width)
-    sums = lat.sums
-    # The peak: the slowest bucket with failures; the shortest, when requests got shorter
-    # without failing more.
-    failing_more = (all_err - sum(err[:k])) / after_n - base_err > 0.02
+    sums = series[0].sums
+    failing_more = (sum(err) - sum(err[:k])) / after_n - base_err > 0.02
     way = 1.0 if failing_more else (signs[0] or 1.0)
     peak_k = max(
         range(k, b),

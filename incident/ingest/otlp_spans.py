@@ -317,13 +317,9 @@ class SpanSink:
 
         `small` says no attribute string of these spans can be long enough to need cutting.
         """
-        tally = self.tally
-        trace_ids = self.trace_ids
-        append = self.out.append
-        norm = norm_id
-        attrs = attributes
-        intern = _intern
-        fromhex = bytes.fromhex
+        # Bound once: attribute and global lookups per span add up.
+        tally, trace_ids, append = self.tally, self.trace_ids, self.out.append
+        norm, attrs, intern, fromhex = norm_id, attributes, _intern, bytes.fromhex
         for sp in items:
             tid = trace_ids.get(sp.trace_id, "")
             if tid == "":
@@ -361,9 +357,7 @@ class SpanSink:
                 start, end = self._times(start, end)
             no_duration = False
             if end < start:
-                tally.repaired += 1
-                no_duration = end == 0
-                end = start
+                end, no_duration = self._ends_before(start, end)
             st = sp.status
             if st is None:
                 code, message = 0, ""
@@ -396,6 +390,12 @@ class SpanSink:
 
     def span(self, sp: SpanJ, service: str, res: dict[str, Any]) -> None:
         self.spans([sp], service, res)
+
+    def _ends_before(self, start: int, end: int) -> tuple[int, bool]:
+        """A span that ends before it starts is repaired to no duration; (new end, whether
+        the end was missing altogether)."""
+        self.tally.repaired += 1
+        return start, end == 0
 
     def _times(self, raw_start: int | str, raw_end: int | str) -> tuple[int, int]:
         try:
