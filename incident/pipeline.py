@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from incident.digest import Digest
     from incident.model import Alert, Bundle
     from incident.redact import Redactor
-    from incident.report import AIResult, Report
+    from incident.report import AIResult, Report, TriageAI
+    from incident.sources import SourceRequest
 
 Progress = Callable[[str, int, int], None]
 # Inputs larger than this (in all) are announced on a terminal before they are read.
@@ -40,6 +41,10 @@ class AIOptions:
     timeout: float = 60.0
     max_digest_tokens: int = 8000
     use_cache: bool = True
+    # Bounds of an investigation (`diagnose --investigate`, `ask`).
+    max_turns: int = 8
+    max_ai_tokens: int = 200_000
+    max_cost: float = 1.00
 
 
 @dataclass
@@ -49,6 +54,9 @@ class Run:
     report: Report
     redactor: Redactor | None = None
     digest: Digest | None = None
+    # The evidence the report was computed from, for the tools of an investigation.
+    bundle: Bundle | None = None
+    baseline: Bundle | None = None
     _shared: Report | None = field(default=None, repr=False)
 
     def shareable(self) -> Report:
@@ -87,17 +95,31 @@ def load(
     progress: Progress | None = None,
     announce: bool = False,
     max_bytes: int | None = None,
+    source: SourceRequest | None = None,
 ) -> Bundle:
-    """Everything the command names, read into one Bundle (see `incident.ingest.load`)."""
+    """Everything the command names, read into one Bundle (see `incident.ingest.load`).
+
+    Live source URLs among them are fetched with `source` (time window, service, query,
+    limit; see `incident.sources`) and read by the same readers as files.
+    """
+    from dataclasses import replace
+
     from incident.ingest import load as ingest_load
+    from incident.sources import Opener, SourceRequest, is_url
 
     paths = [*inputs, *logs, *alerts]
+    remote = None
+    if any(is_url(p) for p in paths):
+        request = source or SourceRequest()
+        remote = Opener(replace(request, max_bytes=max_bytes, progress=progress))
     size = _input_bytes(paths) if announce else 0
     chatty = size > _ANNOUNCE_BYTES
     started = time.monotonic()
     if chatty:
         log.info("input.reading", f"reading {size / 2**20:.0f} MB from {len(paths)} input(s)...")
-    bundle = ingest_load(inputs, logs, alerts, progress=progress, max_bytes=max_bytes)
+    bundle = ingest_load(
+        inputs, logs, alerts, progress=progress, max_bytes=max_bytes, remote=remote
+    )
     for item in bundle.inputs:
         log.debug(
             "input.loaded",
@@ -129,28 +151,95 @@ def diagnose(bundle: Bundle, baseline: Bundle | None = None) -> Report:
 
 def explain(run: Run, options: AIOptions) -> None:
     """Fill `run.report.ai` (and the run's digest); never fails the run."""
+    if _skipped(run, options):
+        return
+    digest = build_digest(run, options.max_digest_tokens)
+    _set_ai(run, _single_call(digest, options))
+
+
+def investigate(run: Run, options: AIOptions, question: str | None = None) -> None:
+    """Fill `run.report.ai` from an investigation through the tools (`ask` when `question`
+    is given); never fails the run. The tools see `run.bundle` (and `run.baseline`) and
+    answer with the run's placeholders. When the investigation fails, the single-call
+    explanation is tried instead (its transcript kept), unless a token or cost budget ran
+    out: then the AI part is left failed rather than spend more; the deterministic report
+    stands either way."""
+    if _skipped(run, options):
+        return
+    from incident.llm import DEFAULT_MODEL
+    from incident.llm.investigate import Limits
+    from incident.llm.investigate import investigate as ask_claude
+    from incident.tools import Toolbox
+
+    digest = build_digest(run, options.max_digest_tokens)
+    if run.bundle is None:  # a caller without the evidence: no tools to offer
+        _set_ai(run, _single_call(digest, options))
+        return
+    limits = Limits(
+        max_turns=options.max_turns, max_tokens=options.max_ai_tokens, max_cost=options.max_cost
+    )
+    toolbox = Toolbox(
+        run.bundle,
+        run.report,
+        run._redactor(),
+        baseline=run.baseline,
+        max_chars=limits.max_tool_chars,
+    )
+    result = ask_claude(
+        digest,
+        toolbox,
+        question=question,
+        model=options.model or DEFAULT_MODEL,
+        timeout=options.timeout,
+        limits=limits,
+        redactor=run._redactor(),
+    )
+    trace = result.investigation
+    if result.status != "ok" and trace is not None and trace.stopped not in ("tokens", "cost"):
+        log.warning(
+            "ai.investigation_failed",
+            f"AI investigation failed: {result.reason}; asking for a single explanation instead",
+            reason=result.reason,
+        )
+        fallback = _single_call(digest, options)
+        result = fallback.model_copy(update={"investigation": trace})
+    _set_ai(run, result)
+
+
+def _skipped(run: Run, options: AIOptions) -> bool:
+    """Whether the AI step is off; if so, `run.report.ai` says why (and a notice is logged)."""
     from incident.report import AIResult
 
+    reason = _ai_off(options)
+    if reason is not None:
+        run.report.ai = AIResult(status="skipped", reason=reason)
+    return reason is not None
+
+
+def _ai_off(options: AIOptions, *, quiet: bool = False) -> str | None:
+    """Why the AI step is off (a notice is logged), or None when it is on. `quiet`: a
+    missing key without --ai is a debug message only."""
     if options.enabled is False:
-        run.report.ai = AIResult(status="skipped", reason="turned off with --no-ai")
-        return
-    if not os.environ.get("ANTHROPIC_API_KEY"):
-        run.report.ai = AIResult(status="skipped", reason="ANTHROPIC_API_KEY is not set")
-        if options.enabled is None:
-            log.info(
-                "ai.skipped",
-                "AI step skipped: ANTHROPIC_API_KEY is not set (use --no-ai to silence this)",
-            )
-        else:
-            log.warning(
-                "ai.skipped", "AI step skipped: --ai was given but ANTHROPIC_API_KEY is not set"
-            )
-        return
+        return "turned off with --no-ai"
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        return None
+    if options.enabled is None:
+        (log.debug if quiet else log.info)(
+            "ai.skipped",
+            "AI step skipped: ANTHROPIC_API_KEY is not set (use --no-ai to silence this)",
+        )
+    else:
+        log.warning(
+            "ai.skipped", "AI step skipped: --ai was given but ANTHROPIC_API_KEY is not set"
+        )
+    return "ANTHROPIC_API_KEY is not set"
+
+
+def _single_call(digest: Digest, options: AIOptions) -> AIResult:
     from incident.llm import DEFAULT_MODEL
     from incident.llm import explain as ask_claude
 
-    digest = build_digest(run, options.max_digest_tokens)
-    result = ask_claude(
+    return ask_claude(
         digest,
         model=options.model or DEFAULT_MODEL,
         timeout=options.timeout,
@@ -158,8 +247,22 @@ def explain(run: Run, options: AIOptions) -> None:
         # Only ids the model actually saw may be cited; the digest may leave some out.
         evidence_ids=set(digest.evidence_ids),
     )
+
+
+def _set_ai(run: Run, result: AIResult) -> None:
     run.report.ai = result
     run._shared = None  # the shareable copy must carry the answer too
+    inv = result.investigation
+    if inv is not None:
+        log.info(
+            "ai.investigation",
+            f"AI investigation: {len(inv.turns)} turns, {inv.tool_calls} tool calls "
+            f"({inv.tool_errors} with errors), stopped: {inv.stopped}",
+            turns=len(inv.turns),
+            tool_calls=inv.tool_calls,
+            tool_errors=inv.tool_errors,
+            stopped=inv.stopped,
+        )
     _log_ai(result)
 
 
@@ -187,6 +290,69 @@ def triage(
         evidence.alerts.extend(alerts)
         report = diagnose(evidence)
     return run_triage(alerts, notices, report, now_ns=now_ns or time.time_ns())
+
+
+def review_triage(result: Triage, options: AIOptions, redactor: Redactor) -> TriageAI:
+    """Claude's review of the triage (model output); never fails. Only the triage redacted
+    with `redactor` is sent, fenced as telemetry; the answer keeps its placeholders (see
+    `restore_triage_ai` for a local copy)."""
+    from incident.report import TriageAI
+
+    reason = _ai_off(options, quiet=True)
+    if reason is not None:
+        return TriageAI(status="skipped", reason=reason)
+    import json
+
+    from incident.llm import DEFAULT_MODEL
+    from incident.llm.triage import fence_triage
+    from incident.llm.triage import review_triage as ask_claude
+
+    shared = shareable_triage(result.model_copy(update={"ai": None}), redactor)
+    fenced = fence_triage(json.loads(shared.to_json()), options.max_digest_tokens)
+    review = ask_claude(
+        fenced,
+        [g.name for g in shared.groups],
+        model=options.model or DEFAULT_MODEL,
+        timeout=options.timeout,
+        use_cache=options.use_cache,
+    )
+    if review.status == "failed":
+        log.warning(
+            "ai.failed",
+            f"AI step failed: {review.reason}; the triage is complete without it",
+            reason=review.reason,
+        )
+    else:
+        u = review.usage
+        cost = f", about ${u.estimated_cost_usd:.4f}" if u.estimated_cost_usd is not None else ""
+        log.info(
+            "ai.done",
+            f"AI: {review.model}{' (cached answer)' if review.cached else ''}: "
+            f"{u.input_tokens} input + {u.output_tokens} output tokens{cost}",
+            model=review.model,
+            input_tokens=u.input_tokens,
+            output_tokens=u.output_tokens,
+            estimated_cost_usd=u.estimated_cost_usd,
+        )
+    return review
+
+
+def restore_triage_ai(review: TriageAI, redactor: Redactor) -> TriageAI:
+    """A local copy of the review with this run's placeholders mapped back."""
+    r = redactor.restore
+    return review.model_copy(
+        deep=True,
+        update={
+            "explanation": r(review.explanation),
+            "blast_radius_review": r(review.blast_radius_review),
+            "first_actions": [
+                a.model_copy(update={"group": r(a.group), "action": r(a.action), "why": r(a.why)})
+                for a in review.first_actions
+            ],
+            "open_questions": [r(q) for q in review.open_questions],
+            "unknown_groups": [r(g) for g in review.unknown_groups],
+        },
+    )
 
 
 def shareable_triage(result: Triage, redactor: Redactor | None = None) -> Triage:

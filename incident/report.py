@@ -227,6 +227,48 @@ class Usage(_Model):
     estimated_cost_usd: float | None = None
 
 
+class ToolCall(_Model):
+    """One tool call of an investigation, as sent and answered (both redacted)."""
+
+    tool: str
+    arguments: str = ""  # the arguments as compact JSON, cut to a short excerpt
+    result: str = ""  # the start of the answer the model was given
+    result_chars: int = 0  # the answer's full length in characters
+    is_error: bool = False
+    evidence: list[str] = Field(default_factory=list)  # ids the answer cited or created
+
+
+class InvestigationTurn(_Model):
+    """One request of an investigation and what it asked for."""
+
+    turn: int
+    stop_reason: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    note: str = ""  # the model's own text in this turn, cut
+    calls: list[ToolCall] = Field(default_factory=list)
+
+
+class Investigation(_Model):
+    """The redacted transcript of `diagnose --investigate` or `ask`: how Claude drilled down
+    through the tools, what it cost, and why it stopped."""
+
+    status: Literal["ok", "failed"] = "ok"
+    reason: str | None = None
+    question: str | None = None
+    # answered: the model submitted its answer; turns/tokens/cost/time: a budget ran out
+    # and the answer was asked for; failed: no valid answer (see `reason`).
+    stopped: Literal["answered", "turns", "tokens", "cost", "time", "failed"] = "answered"
+    conclusion: Literal["explained", "inconclusive"] | None = None
+    max_turns: int = 0
+    max_tokens: int = 0
+    max_cost_usd: float | None = None
+    turns: list[InvestigationTurn] = Field(default_factory=list)
+    tool_calls: int = 0
+    tool_errors: int = 0
+    usage: Usage = Field(default_factory=Usage)
+    evidence: list[Evidence] = Field(default_factory=list)  # created by the tools (T1, ...)
+
+
 class AIResult(_Model):
     status: Literal["ok", "skipped", "failed"] = "skipped"
     reason: str | None = None
@@ -241,6 +283,33 @@ class AIResult(_Model):
     open_questions: list[str] = Field(default_factory=list)
     narrative: str = ""
     unknown_evidence: list[str] = Field(default_factory=list)
+    # Set by `diagnose --investigate` and `ask` (also when the answer fell back to one call).
+    investigation: Investigation | None = None
+
+
+class TriageAIAction(_Model):
+    group: str
+    action: str
+    risk: Literal["low", "medium", "high"] = "medium"
+    why: str = ""
+
+
+class TriageAI(_Model):
+    """Claude's part of a triage (model output): a short explanation, a review of the
+    blast radius and first actions for the firing groups. `unknown_groups` lists group
+    names the model used that the triage does not have (shown as such, not as fact)."""
+
+    status: Literal["ok", "skipped", "failed"] = "skipped"
+    reason: str | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+    cached: bool = False
+    usage: Usage = Field(default_factory=Usage)
+    explanation: str = ""
+    blast_radius_review: str = ""
+    first_actions: list[TriageAIAction] = Field(default_factory=list)
+    open_questions: list[str] = Field(default_factory=list)
+    unknown_groups: list[str] = Field(default_factory=list)
 
 
 class Report(_Model):

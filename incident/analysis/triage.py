@@ -21,7 +21,7 @@ from incident.analysis.classify import (
     severity_rank,
 )
 from incident.model import Alert
-from incident.report import Report, format_time
+from incident.report import Report, TriageAI, format_time
 from incident.text import clip
 
 SCHEMA = "incident.triage/1"
@@ -96,6 +96,7 @@ class Triage(BaseModel):
     groups: list[AlertGroup] = Field(default_factory=list)
     likely_cause: LikelyCause | None = None
     notices: list[str] = Field(default_factory=list)
+    ai: TriageAI | None = None  # Claude's review (model output), when asked for
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)

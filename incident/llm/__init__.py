@@ -2,6 +2,7 @@
 functions, because it takes about a second to import)."""
 
 from incident.llm.explain import DEFAULT_MODEL, build_request, explain, restore_placeholders
+from incident.llm.investigate import investigate
 from incident.llm.prompts import PROMPT_VERSION, load_prompt
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "PROMPT_VERSION",
     "build_request",
     "explain",
+    "investigate",
     "load_prompt",
     "restore_placeholders",
 ]

@@ -31,3 +31,31 @@ class Answer(_Strict):
     first_actions: list[AnswerAction] = Field(description="Ordered: do the first one first.")
     open_questions: list[str]
     narrative: str = Field(description="Postmortem narrative, two or three paragraphs.")
+
+
+class TriageAnswerAction(_Strict):
+    group: str = Field(description="The alert group's name, exactly as the triage shows it.")
+    action: str = Field(description="What to do, imperative.")
+    risk: Literal["low", "medium", "high"]
+    why: str
+
+
+class TriageAnswer(_Strict):
+    """Claude's review of an alert triage: short, for the person who was just paged."""
+
+    explanation: str = Field(description="What is probably going on, in at most 80 words.")
+    blast_radius_review: str = Field(
+        description="Who and what is affected, and whether the grouping looks right."
+    )
+    first_actions: list[TriageAnswerAction] = Field(
+        description="For the firing groups, ordered: do the first one first."
+    )
+    open_questions: list[str]
+
+
+class InvestigationAnswer(Answer):
+    """The final answer of an investigation: the explanation's fields and a conclusion."""
+
+    conclusion: Literal["explained", "inconclusive"] = Field(
+        description="explained: the evidence singles out a cause; inconclusive: it does not."
+    )

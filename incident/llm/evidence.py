@@ -1,6 +1,7 @@
 """Evidence ids as the model cites them, read tolerantly.
 
-The digest's ids are `E<digits>`. Models also write `" E3"`, `"e3"`, `"[E3]"`, `"E03"` or
+The digest's ids are `E<digits>`; an investigation's tools add `T<digits>` (pass
+`prefixes="ET"`). Models also write `" E3"`, `"e3"`, `"[E3]"`, `"E03"` or
 `"see E4242"`; each id in such a string with at most MAX_ID_DIGITS digits is normalised to
 `E<n>`. Anything else (`"E-three"`, an empty string, a 5,000-digit id) is kept as a short,
 one-line label so it can be flagged as unknown: never shown as fact, never a crash.
@@ -9,6 +10,7 @@ one-line label so it can be flagged as unknown: never shown as fact, never a cra
 from __future__ import annotations
 
 import re
+from functools import cache
 
 MAX_ID_DIGITS = 6
 # How much of one label is kept when it is flagged.
@@ -16,10 +18,8 @@ MAX_LABEL = 32
 # How much of one citation string is searched for ids: a citation is short.
 _SCAN = 2_000
 
-_CITED = re.compile(r"(?<![0-9A-Za-z_])[Ee](\d+)(?![0-9A-Za-z_])")
-_PROSE = re.compile(r"\bE(\d+)\b")
 _SPACE = re.compile(r"\s+")
-_NORMAL = re.compile(rf"E(\d{{1,{MAX_ID_DIGITS}}})")
+_NORMAL = re.compile(rf"([A-Z])(\d{{1,{MAX_ID_DIGITS}}})")
 
 
 def label(text: str) -> str:
@@ -30,16 +30,27 @@ def label(text: str) -> str:
     return flat or "(empty)"
 
 
-def _one(digits: str) -> str | None:
-    return f"E{int(digits)}" if len(digits) <= MAX_ID_DIGITS else None
+@cache
+def _patterns(prefixes: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(citation pattern, prose pattern) for ids starting with one of `prefixes`."""
+    upper = re.escape(prefixes.upper())
+    both = re.escape(prefixes.upper() + prefixes.lower())
+    return (
+        re.compile(rf"(?<![0-9A-Za-z_])([{both}])(\d+)(?![0-9A-Za-z_])"),
+        re.compile(rf"\b([{upper}])(\d+)\b"),
+    )
 
 
-def read_citation(raw: str) -> tuple[list[str], list[str]]:
+def _one(prefix: str, digits: str) -> str | None:
+    return f"{prefix.upper()}{int(digits)}" if len(digits) <= MAX_ID_DIGITS else None
+
+
+def read_citation(raw: str, prefixes: str = "E") -> tuple[list[str], list[str]]:
     """(normalised ids, labels of what could not be read) for one cited string."""
     ids: list[str] = []
     bad: list[str] = []
-    for m in _CITED.finditer(raw[:_SCAN]):
-        found = _one(m.group(1))
+    for m in _patterns(prefixes)[0].finditer(raw[:_SCAN]):
+        found = _one(m.group(1), m.group(2))
         if found is None:
             bad.append(label(m.group(0)))
         elif found not in ids:
@@ -49,12 +60,12 @@ def read_citation(raw: str) -> tuple[list[str], list[str]]:
     return ids, bad
 
 
-def ids_in_prose(text: str) -> tuple[list[str], list[str]]:
+def ids_in_prose(text: str, prefixes: str = "E") -> tuple[list[str], list[str]]:
     """(ids, labels of over-long ids) mentioned in free text, in order of appearance."""
     ids: list[str] = []
     bad: list[str] = []
-    for m in _PROSE.finditer(text):
-        found = _one(m.group(1))
+    for m in _patterns(prefixes)[1].finditer(text):
+        found = _one(m.group(1), m.group(2))
         if found is None:
             bad.append(label(m.group(0)))
         elif found not in ids:
@@ -63,6 +74,9 @@ def ids_in_prose(text: str) -> tuple[list[str], list[str]]:
 
 
 def sort_key(item: str) -> tuple[int, int, str]:
-    """Normalised ids by number first, then labels alphabetically."""
+    """Normalised ids by prefix (E first) and number, then labels alphabetically."""
     m = _NORMAL.fullmatch(item)
-    return (0, int(m.group(1)), "") if m else (1, 0, item)
+    if m is None:
+        return (1, 0, item)
+    rank = 0 if m.group(1) == "E" else 10 ** (MAX_ID_DIGITS + 1)
+    return (0, rank + int(m.group(2)), m.group(1))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from incident.llm.evidence import label
 from incident.report import Usage
@@ -22,6 +23,8 @@ MAX_ANSWER_CHARS = 100_000
 # Anything above this in a token count is not a token count.
 _MAX_COUNT = 10**9
 _REQUIRED_USAGE = ("input_tokens", "output_tokens")
+# Content blocks sent back to the API as the assistant's turn in a conversation.
+_ECHOED = frozenset({"text", "tool_use", "thinking", "redacted_thinking"})
 _USAGE_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -42,6 +45,11 @@ class Reply:
     stop_reason: str | None
     stop_explanation: str | None
     usage: Usage | None
+    blocks: tuple[dict[str, Any], ...] = ()
+
+    def tool_uses(self) -> list[dict[str, Any]]:
+        """The `tool_use` blocks, in order (each has a str `id`, `name` and a dict `input`)."""
+        return [b for b in self.blocks if b.get("type") == "tool_use"]
 
 
 def read_http(
@@ -99,12 +107,18 @@ def read_data(data: object) -> Reply:
         got = _kind(content) if "content" in data else "missing"
         raise Unusable(f"the API's reply has no content list (content is {got})")
     texts: list[str] = []
+    blocks: list[dict[str, Any]] = []
     size = 0
     for block in content:
         if not isinstance(block, Mapping):
             raise Unusable("a content block of the API's reply is not an object")
-        if block.get("type") != "text":
-            continue  # thinking blocks and anything newer: not the answer
+        block_type = block.get("type")
+        if block_type == "tool_use":
+            _check_tool_use(block)
+        if block_type in _ECHOED:
+            blocks.append(dict(block))
+        if block_type != "text":
+            continue  # tool calls, thinking blocks and anything newer: not the answer
         text = block.get("text")
         if not isinstance(text, str):
             raise Unusable("a text block of the API's reply has no text")
@@ -123,7 +137,14 @@ def read_data(data: object) -> Reply:
         stop_reason=stop if isinstance(stop, str) else None,
         stop_explanation=why,
         usage=read_usage(data.get("usage")),
+        blocks=tuple(blocks),
     )
+
+
+def _check_tool_use(block: Mapping[str, Any]) -> None:
+    for name, kind in (("id", str), ("name", str), ("input", Mapping)):
+        if not isinstance(block.get(name), kind):
+            raise Unusable(f"a tool_use block of the API's reply has no usable {name}")
 
 
 def read_usage(raw: object) -> Usage | None:

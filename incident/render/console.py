@@ -37,6 +37,7 @@ from incident.render.formatting import (
     representative_path,
     utc,
 )
+from incident.render.md_investigation import investigation_line
 from incident.render.safe import safe_model, visible
 from incident.report import CriticalPath, Report
 
@@ -364,7 +365,10 @@ def _ai(report: Report) -> RenderableType:
     ai = report.ai
     if ai.status != "ok":
         verb = "skipped" if ai.status == "skipped" else "failed"
-        return Text(f"AI analysis {verb}: {ai.reason or 'no reason given'}", style="dim")
+        line = f"AI analysis {verb}: {ai.reason or 'no reason given'}"
+        if ai.investigation is not None:
+            line += f" ({investigation_line(ai.investigation)})"
+        return Text(line, style="dim")
     body = Text()
     if ai.explanation:
         body.append(ai.explanation.strip())
@@ -385,6 +389,8 @@ def _ai(report: Report) -> RenderableType:
         body.append(f"\n? {q}")
     usage = ai.usage
     subtitle = f"{ai.model or 'model'}, {usage.input_tokens:,} in / {usage.output_tokens:,} out"
+    if ai.investigation is not None:
+        subtitle += "; " + investigation_line(ai.investigation)
     return Panel(
         body,
         title=Text("AI analysis - model output, verify against evidence", style="bold magenta"),

@@ -30,6 +30,7 @@ from incident.render.md_findings import (
     _log_templates,
     _root_cause,
 )
+from incident.render.md_investigation import investigation_section
 from incident.render.md_story import (
     _detection,
     _impact,
@@ -177,7 +178,26 @@ def _data_quality(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _ai(ai: AIResult) -> str:
+def ai_section(ai: AIResult) -> str:
+    """The model's part, then (after an investigation) its collapsed transcript. The
+    caller makes the strings safe first (see `sections`)."""
+    text = _ai_answer(ai)
+    if ai.investigation is None:
+        return text
+    inv = ai.investigation
+    if inv.status == "failed" and ai.status == "ok":
+        reason = md_escape(inv.reason) or "no reason given"
+        text = (
+            md_none(
+                f"The investigation failed ({reason}); this is the single-call explanation instead."
+            )
+            + "\n\n"
+            + text
+        )
+    return text + "\n\n" + investigation_section(inv)
+
+
+def _ai_answer(ai: AIResult) -> str:
     if ai.status != "ok":
         verb = "was skipped" if ai.status == "skipped" else "failed"
         reason = md_escape(ai.reason) or "no reason given"
@@ -270,7 +290,7 @@ def sections(report: Report) -> dict[str, str]:
         "first_actions": _first_actions(report),
         "action_items": _action_items(report),
         "data_quality": _data_quality(report),
-        "ai": _ai(report.ai),
+        "ai": ai_section(report.ai),
         "evidence": _evidence(report.evidence),
     }
 

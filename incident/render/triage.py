@@ -11,6 +11,7 @@ from incident.analysis.triage import AlertGroup, Triage, TriageAction
 from incident.errors import UsageError
 from incident.render.formatting import format_duration, md_code, md_escape, md_link, md_table
 from incident.render.safe import http_url, safe_model
+from incident.report import TriageAI
 
 TriageFormat = Literal["md", "json", "text", "slack"]
 
@@ -24,6 +25,16 @@ SLACK_FIELD_MAX = 2000
 SLACK_FIELDS_MAX = 10
 SLACK_CONTEXT_MAX = 10
 _ACTIONS_PER_GROUP = 4
+_MODEL_NOTE = "model output; check it before acting"
+
+
+def _review(t: Triage) -> TriageAI | None:
+    """Claude's review when there is one to show (a failed one is shown as one line)."""
+    return t.ai if t.ai is not None and t.ai.status != "skipped" else None
+
+
+def _flag(ai: TriageAI, group: str) -> str:
+    return " (no such group in the triage)" if group in ai.unknown_groups else ""
 
 
 def _where(g: AlertGroup) -> str:
@@ -82,10 +93,26 @@ def _text(t: Triage) -> str:
         refs = f" [{' '.join(lc.evidence)}]" if lc.evidence else ""
         lines.extend(["", f"LIKELY CAUSE: {where} ({lc.kind}, score {lc.score:.2f}){refs}"])
         lines.append(f"    {lc.summary}")
+    ai = _review(t)
+    if ai is not None:
+        lines.extend(["", *_text_review(ai)])
     if t.notices:
         lines.extend(["", "NOTICES"])
         lines.extend(f"- {n}" for n in t.notices)
     return "\n".join(lines) + "\n"
+
+
+def _text_review(ai: TriageAI) -> list[str]:
+    if ai.status == "failed":
+        return [f"CLAUDE'S REVIEW: failed ({ai.reason or 'no reason given'})"]
+    lines = [f"CLAUDE'S REVIEW ({_MODEL_NOTE})"]
+    lines.append(f"    {' '.join(ai.explanation.split())}")
+    if ai.blast_radius_review:
+        lines.append(f"    blast radius: {' '.join(ai.blast_radius_review.split())}")
+    for a in ai.first_actions:
+        lines.append(f"    -> [{a.group}{_flag(ai, a.group)}] {a.action} (risk {a.risk}): {a.why}")
+    lines.extend(f"    ? {q}" for q in ai.open_questions)
+    return lines
 
 
 # --- Markdown -----------------------------------------------------------------------------
@@ -140,9 +167,39 @@ def _md(t: Triage) -> str:
                 why = f" — {md_escape(action.why)}" if action.why else ""
                 lines.append(f"- [ ] {text}{why}")
         parts.append("\n".join(lines))
+    ai = _review(t)
+    if ai is not None:
+        parts.append(_md_review(ai))
     if t.notices:
         parts.append("**Notices:**\n\n" + "\n".join(f"- {md_escape(n)}" for n in t.notices))
     return "\n\n".join(parts) + "\n"
+
+
+def _md_review(ai: TriageAI) -> str:
+    if ai.status == "failed":
+        return f"_Claude's review failed ({md_escape(ai.reason or 'no reason given')})._"
+    lines = [
+        "#### Claude's review",
+        "",
+        f"> **Model output** (model {md_code(ai.model or 'unknown')}); check it before acting.",
+        "",
+        md_escape(" ".join(ai.explanation.split())),
+    ]
+    if ai.blast_radius_review:
+        lines.extend(
+            ["", f"**Blast radius:** {md_escape(' '.join(ai.blast_radius_review.split()))}"]
+        )
+    if ai.first_actions:
+        lines.append("")
+        for a in ai.first_actions:
+            where = md_escape(a.group) + _flag(ai, a.group)
+            lines.append(
+                f"- [ ] **{where}:** {md_escape(a.action)} (risk {a.risk}) — {md_escape(a.why)}"
+            )
+    if ai.open_questions:
+        lines.append("")
+        lines.extend(f"- {md_escape(q)}" for q in ai.open_questions)
+    return "\n".join(lines)
 
 
 # --- Slack Block Kit ----------------------------------------------------------------------
@@ -220,6 +277,24 @@ def _slack_group(g: AlertGroup) -> list[dict[str, Any]]:
     return blocks
 
 
+def _slack_review(ai: TriageAI) -> list[dict[str, Any]]:
+    """Claude's review as two blocks: the text, and a context line marking it model output."""
+    e = _slack_escape
+    if ai.status == "failed":
+        text = f"*Claude's review* failed: {e(ai.reason or 'no reason given')}"
+        return [{"type": "context", "elements": [_mrkdwn(text)]}]
+    lines = [f"*Claude's review* _({_MODEL_NOTE})_", e(" ".join(ai.explanation.split()))]
+    if ai.blast_radius_review:
+        lines.append(f"*Blast radius:* {e(' '.join(ai.blast_radius_review.split()))}")
+    for a in ai.first_actions:
+        lines.append(f"• *{e(a.group)}*{e(_flag(ai, a.group))}: {e(a.action)} (risk {a.risk})")
+    return [
+        {"type": "section", "text": _mrkdwn("\n".join(lines))},
+        {"type": "context", "elements": [_mrkdwn(f"model output from {e(ai.model or 'Claude')}")]},
+        {"type": "divider"},
+    ]
+
+
 def _slack(t: Triage) -> str:
     blocks: list[dict[str, Any]] = [
         {
@@ -244,6 +319,9 @@ def _slack(t: Triage) -> str:
         )
     blocks.append({"type": "section", "text": _mrkdwn(" ".join(intro))})
     blocks.append({"type": "divider"})
+    ai = _review(t)
+    if ai is not None:
+        blocks.extend(_slack_review(ai))
     # Keep room for the closing context block that says what was left out.
     budget = SLACK_MAX_BLOCKS - len(blocks) - 1
     shown = 0
