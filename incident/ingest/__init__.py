@@ -6,15 +6,24 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from incident.errors import EmptyInputError, InputError, UsageError
 from incident.ingest.detect import ALERTS, EXPECTED, LOGS, read_blob
-from incident.ingest.sources import expand, max_input_bytes, read_path
+from incident.ingest.sources import Blob, expand, max_input_bytes, read_path
 from incident.model import Bundle, Span
 
 Progress = Callable[[str, int, int], None]
 
-__all__ = ["Progress", "finish", "load", "load_one"]
+__all__ = ["Progress", "Remote", "finish", "load", "load_one"]
+
+
+class Remote(Protocol):
+    """Reads the inputs that are not files (live source URLs): their bodies as Blobs."""
+
+    def handles(self, path: str) -> bool: ...
+
+    def fetch(self, path: str, kind: str | None) -> list[Blob]: ...
 
 
 def load_one(path: str, force: str | None = None, *, max_bytes: int | None = None) -> Bundle:
@@ -32,6 +41,7 @@ def load(
     *,
     progress: Progress | None = None,
     max_bytes: int | None = None,
+    remote: Remote | None = None,
 ) -> Bundle:
     """Everything the command line names, read into one Bundle.
 
@@ -39,13 +49,17 @@ def load(
     A directory contributes every file in it that is recognised; the others, and whatever
     inside cannot be read (a locked folder, a FIFO), are skipped with a warning. Each input
     is read and decompressed up to `max_bytes` (default: sources.max_input_bytes()). Raises
-    InputError when an input gives nothing usable.
+    InputError when an input gives nothing usable. Paths `remote` handles (live source
+    URLs) are fetched by it and their bodies read by the same readers.
     """
     limit = max_input_bytes(max_bytes)
     plan: list[tuple[str, str | None, bool, list[str]]] = []
     skipped: list[str] = []
     for force, paths in ((None, inputs), (LOGS, logs), (ALERTS, alerts)):
         for path in paths:
+            if remote is not None and remote.handles(path):
+                plan.append((path, force, False, [path]))
+                continue
             is_dir, files = expand(path, skipped)
             plan.append((path, force, is_dir, files))
     if not plan:
@@ -58,7 +72,11 @@ def load(
     for path, force, is_dir, files in plan:
         used = 0
         for file in files:
-            if not is_dir:
+            if not is_dir and remote is not None and remote.handles(file):
+                for blob in remote.fetch(file, force):
+                    bundle.extend(read_blob(blob, force))
+                used += 1
+            elif not is_dir:
                 bundle.extend(load_one(file, force, max_bytes=limit))
                 used += 1
             else:
