@@ -24,7 +24,7 @@ def test_wheel_ships_prompts_and_template(tmp_path: Path) -> None:
     for prompt in (ROOT / "prompts").glob("*.md"):
         assert f"incident/_prompts/{prompt.name}" in names
     assert "incident/render/templates/postmortem.md" in names
-    assert "incident/cli.py" in names
+    assert "incident/cli/__init__.py" in names
     # Test support stays out of the wheel: the scenario generator lives in tests/synth.
     assert not [n for n in names if "synth" in n.split("/")[:-1] or n.startswith("tests/")]
     assert all(n.startswith(("incident/", "incident-")) for n in names)

@@ -1,0 +1,153 @@
+"""What the commands share: reading inputs (files or live sources), the size limit, the AI
+options, and writing the result to stdout or atomically to a file."""
+
+from __future__ import annotations
+
+import gzip
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from incident.errors import UsageError
+
+if TYPE_CHECKING:
+    from incident.model import Bundle
+    from incident.pipeline import AIOptions, Progress
+    from incident.sources import SourceRequest
+
+
+def interactive() -> bool:
+    """Progress only for a person watching: both streams on a terminal, not in pipes or CI."""
+    return sys.stderr.isatty() and sys.stdout.isatty()
+
+
+def progress() -> Progress | None:
+    if not interactive():
+        return None
+    from incident.render.console import progress_reporter
+
+    return progress_reporter(True)
+
+
+def max_bytes(size: str | None) -> int | None:
+    """The --max-input-size in bytes (None: the environment's or the default)."""
+    if size is None:
+        return None
+    from incident.ingest.sources import parse_size
+
+    try:
+        return parse_size(size)
+    except ValueError as exc:
+        raise UsageError(
+            f"--max-input-size {size!r} is not a size: give bytes, or a number with K, M or G"
+        ) from exc
+
+
+def load_inputs(
+    inputs: list[str],
+    logs: list[str] | None = None,
+    alerts: list[str] | None = None,
+    max_bytes: int | None = None,
+    source: SourceRequest | None = None,
+) -> Bundle:
+    from incident import pipeline
+
+    return pipeline.load(
+        inputs,
+        logs or (),
+        alerts or (),
+        progress=progress(),
+        announce=interactive(),
+        max_bytes=max_bytes,
+        source=source,
+    )
+
+
+def source_request(
+    since: str | None,
+    start: str | None,
+    end: str | None,
+    service: str | None,
+    query: str | None,
+    limit: int,
+) -> SourceRequest:
+    """What live source URLs are asked for (the flags are checked even without a URL)."""
+    from incident.sources import SourceRequest, timerange
+
+    window = timerange.window(since, start, end)
+    return SourceRequest(window=window, service=service, query=query, limit=limit)
+
+
+def baseline_request_for(
+    incident: SourceRequest, since: str | None, start: str | None, end: str | None
+) -> SourceRequest:
+    from incident.sources import baseline_request, timerange
+
+    own = timerange.baseline_window(since, start, end, incident.window_or_default())
+    return baseline_request(incident, own)
+
+
+def starts_with_gzip(path: str) -> bool:
+    """Whether a file (already read, so known to be regular) is gzip-compressed."""
+    from incident.ingest.sources import GZIP_MAGIC
+
+    if path == "-":
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == GZIP_MAGIC
+    except OSError:
+        return False
+
+
+def check_output(output: Path | None) -> None:
+    if output is not None:
+        from incident.outfile import check_target
+
+        check_target(output)
+
+
+def emit(text: str, output: Path | None, *, compress: bool = False) -> None:
+    """The result to stdout, or atomically to `output`."""
+    data = text if text.endswith("\n") else text + "\n"
+    if output is None:
+        sys.stdout.write(data)
+        sys.stdout.flush()
+        return
+    from incident.outfile import write_atomic
+
+    raw = data.encode("utf-8")
+    write_atomic(output, gzip.compress(raw, mtime=0) if compress else raw)
+
+
+def ai_options(
+    ai: bool | None,
+    model: str | None,
+    timeout: float,
+    max_tokens: int,
+    no_cache: bool,
+    limits: tuple[int, int, float] | None = None,
+) -> AIOptions:
+    """The AI options; `limits` is (--max-turns, --max-ai-tokens, --max-cost)."""
+    from incident.pipeline import AIOptions
+
+    turns, tokens, cost = limits or (8, 200_000, 1.0)
+    return AIOptions(
+        enabled=ai,
+        model=model,
+        timeout=timeout,
+        max_digest_tokens=max_tokens,
+        use_cache=not no_cache,
+        max_turns=turns,
+        max_ai_tokens=tokens,
+        max_cost=cost,
+    )
+
+
+def read_template(template: Path | None) -> str | None:
+    if template is None:
+        return None
+    try:
+        return template.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{template}: cannot read the template ({exc})") from exc
