@@ -44,6 +44,14 @@ class HopShift:
     # Significance, times how much the hop grew relative to its size and whether it changed
     # during the incident window: what the ranking weighs.
     weight: float = 1.0
+    # The share of the incident's requests whose critical path holds the hop (0..1].
+    reach: float = 1.0
+
+    @property
+    def local(self) -> float:
+        """Weighted ms added to each request that passes through the hop: a slowdown of
+        one kind of request is diluted in the mean over all of them, not for its users."""
+        return self.added * self.weight / max(self.reach, 1e-9)
 
 
 # A hop that grew this many times over counts fully; one that grew 30% about a quarter.
@@ -100,7 +108,8 @@ def _shifts(
         w = sig * _growth_factor(d, before) * per_item
         if onset:
             w *= PREDATES + (1.0 - PREDATES) * weight(step)
-        out[key] = HopShift(d, z, before, step, sig, w)
+        reach = inc.path_n.get(key, 0) / max(1, inc.sampled)
+        out[key] = HopShift(d, z, before, step, sig, w, reach or 1.0)
     return out
 
 
@@ -140,6 +149,7 @@ def attribute_latency(
                 base.lead.get(key, 0) / max(1, base.sampled) / 1e6 if base else 0.0
             )
             c.lat_lead += min(max(lead, 0.0), d)
+            c.lat_local = max(c.lat_local, g.local)
         elif what == "edge":
             get_or_add(cands, a).lat_net_out += d
         else:
@@ -148,6 +158,7 @@ def attribute_latency(
             c.lat_sig += d * g.weight
             c.lat_before += g.before
             c.lat_z = _max_z(c, g.z)
+            c.lat_local = max(c.lat_local, g.local)
     _charge_edges(cands, grown, set(keys), compared=base is not None)
     return added, grown
 
@@ -224,11 +235,13 @@ def _charge_edges(
             caller.lat_sig += g.added * g.weight
             caller.lat_before += g.before
             caller.lat_z = _max_z(caller, g.z)
+            caller.lat_local = max(caller.lat_local, g.local)
             continue
         callee.lat_net += g.added
         callee.lat_sig += g.added * g.weight
         callee.lat_before += g.before
         callee.lat_z = _max_z(callee, g.z)
+        callee.lat_local = max(callee.lat_local, g.local)
         if doubt is not None:
             # Just below the callee's credit: adjacent in the ranking, the callee first.
             caller.lat_hedge += 0.95 * g.added * g.weight

@@ -87,6 +87,8 @@ class Candidate:
     lat_net_own: float = 0.0
     # Credit for outgoing-call gaps that could sit on either end: it ranks next to the callee.
     lat_hedge: float = 0.0
+    # Weighted ms its slowest-growing hop added to each request that passes through it.
+    lat_local: float = 0.0
     # The other end of an edge whose delay could not be placed on one side, and why.
     edge_peer: str | None = None
     edge_note: str = ""

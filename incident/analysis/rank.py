@@ -126,6 +126,12 @@ def _structure(cands: dict[str, Candidate], inc: WindowStats, base: WindowStats)
             c.lat_sig *= UNIFORM_BONUS
 
 
+# How much a slowdown confined to the requests through one hop can score, at most, and the
+# least it must add to them (a share of the baseline's mean request) to score at all.
+LOCAL_WEIGHT = 0.5
+LOCAL_MIN = 0.1
+
+
 def rank(
     inc: WindowStats, base: WindowStats | None, config: AnalysisConfig
 ) -> tuple[list[Candidate], dict[tuple[str, str, str], float]]:
@@ -163,6 +169,12 @@ def rank(
     err_mag = min(1.0, err_pool / max(1, inc.n_traces) * 4.0) * min(1.0, err_pool / 5.0)
     for c in cands.values():
         c.lat_score = lat_mag * min(1.0, c.latency_weighted / lat_pool)
+        if base is not None:
+            # A slowdown of the requests that pass through one hop, sized for them: the mean
+            # over every request hides a rarely used call that got much slower.
+            local = min(1.0, c.lat_local / max(base_root, 1.0))
+            if local >= LOCAL_MIN:
+                c.lat_score = max(c.lat_score, LOCAL_WEIGHT * local)
         c.lat_share = min(
             1.0, c.own_latency / (max(total_added, grown) if base and total_added > 0 else own_pool)
         )

@@ -82,6 +82,8 @@ class WindowStats:
     lead: dict[PathKey, int] = field(default_factory=dict)
     # Per-trace ms of each hop over the sampled traces, for its spread (see `variation`).
     path_m: dict[PathKey, Moments] = field(default_factory=dict)
+    # Sampled traces whose critical path holds each hop (its reach among requests).
+    path_n: dict[PathKey, int] = field(default_factory=dict)
     chunk_n: list[int] = field(default_factory=lambda: [0] * CHUNKS)
     # What each operation calls, its own time, where it stops (see `structure`).
     shape: Shape = field(default_factory=Shape)
@@ -406,7 +408,7 @@ def collect(
 
     # Critical paths on an even sample of the window's traces.
     step = max(1, len(traces) // max(1, max_path_traces))
-    path, lead, path_m, chunk_n = ws.path, ws.lead, ws.path_m, ws.chunk_n
+    path, lead, path_m, chunk_n, path_n = ws.path, ws.lead, ws.path_m, ws.chunk_n, ws.path_n
     sample = traces[::step]
     # Time chunks by rank of the trace's start over the whole window.
     tchunk = dict(zip(traces, chunk_of([start[roots[t]] for t in traces]), strict=True))
@@ -437,6 +439,7 @@ def collect(
             per_trace[hop] = per_trace.get(hop, 0) + ns
         for hop, ns in per_trace.items():
             path[hop] = path.get(hop, 0) + ns
+            path_n[hop] = path_n.get(hop, 0) + 1
             m = path_m.get(hop)
             if m is None:
                 m = path_m[hop] = Moments()
