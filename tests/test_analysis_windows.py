@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from incident.analysis.windows import find_change, percentile
+import random
+
+import pytest
+
+from incident.analysis.windows import find_change, find_operation_change, percentile
 
 S = 1_000_000_000
 
@@ -55,3 +59,46 @@ def test_change_search_survives_timestamps_years_apart() -> None:
     durations = [5_000_000] * 30 + [900_000_000] * 30
     cp = find_change(times, durations, [False] * 60, [])
     assert cp is None or min(times) <= cp.start_ns <= max(times)
+
+
+def _operations(
+    shift_at: float | None, seed: int, factor: float = 4.0
+) -> tuple[list[tuple[str, str]], list[int], list[int]]:
+    """Ten minutes of spans of five operations with jittered durations; from `shift_at`
+    (a share of the window) on, the rarest one runs `factor` times as long."""
+    rng = random.Random(seed)
+    keys: list[tuple[str, str]] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    ops = [
+        ("web", "GET /"),
+        ("db", "SELECT"),
+        ("cache", "GET"),
+        ("auth", "check"),
+        ("mail", "send"),
+    ]
+    span = 600 * 10**9
+    for k in range(6000):
+        op = ops[k % 5] if k % 10 else ops[4]
+        at = rng.randrange(span)
+        ms = rng.lognormvariate(2.0, 0.3)
+        if op == ops[4] and shift_at is not None and at >= shift_at * span:
+            ms *= factor
+        keys.append(op)
+        starts.append(at)
+        ends.append(at + int(ms * 1e6))
+    return keys, starts, ends
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_one_operation_slowing_at_one_moment_starts_the_incident(seed: int) -> None:
+    change = find_operation_change(*_operations(0.5, seed))
+    assert change is not None
+    assert abs(change.start_ns - 300 * 10**9) <= 40 * 10**9, change
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_operations_that_only_jitter_start_nothing(seed: int) -> None:
+    assert find_operation_change(*_operations(None, seed)) is None
+    # A shift smaller than OP_FACTOR is not a change of one operation.
+    assert find_operation_change(*_operations(0.5, seed, factor=1.2)) is None

@@ -22,7 +22,12 @@ from incident.analysis.semconv import ERROR, classify
 from incident.analysis.signals import WindowStats, collect
 from incident.analysis.trees import SpanTable, build
 from incident.analysis.verdict import decide, holds
-from incident.analysis.windows import ChangePoint, find_change, percentile
+from incident.analysis.windows import (
+    ChangePoint,
+    find_change,
+    find_operation_change,
+    percentile,
+)
 from incident.model import Bundle
 from incident.report import Verdict, Window, format_time
 
@@ -132,6 +137,9 @@ def _split(
             failed[t.tix[i]] = True
     alert_starts = [alert.starts_ns for alert in bundle.alerts if alert.starts_ns]
     change = find_change(times, durs, failed, alert_starts, config.change_buckets)
+    if change is None:
+        keys = [(sv, sp.name) for sv, sp in zip(t.service, t.spans, strict=True)]
+        change = find_operation_change(keys, t.start, t.end)
     if change is None:
         inc = collect(t, all_traces, cap)
         w.baseline = "none"
