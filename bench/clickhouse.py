@@ -5,6 +5,11 @@ Builds a chdb store of `--spans` spans: one generated incident (tests/synth) is 
 the same times, so the store holds a denser version of the same incident (the same verdict is
 expected). Then, each in its own child process:
 
+- `cli`: the command line, `python -m incident diagnose chdb:PATH --format json --no-ai`, as
+  a subprocess: wall time and its peak RSS (os.wait4; Python *and* chdb's engine); then the
+  same command run in-process under tracemalloc for the Python heap's peak. This is the route
+  a user takes: SQL statistics over every trace, the failed, slowest and sampled traces
+  fetched whole, the store's numbers put into the report by the source's adjuster.
 - `store`: `diagnose_store` on the whole store (SQL statistics + a seeded sample of whole
   traces). Reported: wall time, peak RSS of the process (Python *and* chdb's engine, which
   runs in-process and cannot be separated from it), and, in a second run, the Python heap's
@@ -14,6 +19,7 @@ expected). Then, each in its own child process:
 
 Usage:
     python bench/clickhouse.py                          # 10M spans in chdb, 1M in a file
+    python bench/clickhouse.py --store /tmp/s.chdb      # build it there once, reuse after
     python bench/clickhouse.py --spans 1000000 --file-spans 200000
     python bench/clickhouse.py --file-spans 0            # the store alone
 """
@@ -30,6 +36,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -101,6 +108,59 @@ def measure_store(url: str, heap: bool) -> dict[str, object]:
     return out
 
 
+def _summary(report: dict[str, object]) -> dict[str, object]:
+    r: dict[str, Any] = report
+    fetched = [w for w in r["data_quality"]["warnings"] if "fetched whole" in w]
+    return {
+        "top": [(c["service"], c["kind"]) for c in r["root_causes"][:3]],
+        "verdict": r["verdict"]["status"],
+        "traces": r["data_quality"]["traces"],
+        "spans": r["data_quality"]["spans"],
+        "fetched_whole": fetched[0].split(": ", 1)[1].split(" of the ")[0] if fetched else None,
+    }
+
+
+def measure_cli(url: str) -> dict[str, object]:
+    """The command line in a subprocess; its peak RSS from os.wait4 (kilobytes on Linux)."""
+    args = [sys.executable, "-m", "incident", "diagnose", url, "--format", "json", "--no-ai"]
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status):
+            raise SystemExit(err.read().decode()[-2000:])
+        report = json.loads(out.read())
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024),
+        **_summary(report),
+    }
+
+
+def measure_cli_heap(url: str) -> dict[str, object]:
+    """The same command in this process, under tracemalloc: the Python heap's peak."""
+    import contextlib
+    import io
+
+    from incident.cli import app
+
+    buffer = io.StringIO()
+    tracemalloc.start()
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(buffer):
+        app(["diagnose", url, "--format", "json", "--no-ai"], standalone_mode=False)
+    out: dict[str, object] = {
+        "seconds": round(time.perf_counter() - started, 2),
+        "tracemalloc_peak_mib": round(tracemalloc.get_traced_memory()[1] / 2**20),
+        "peak_rss_mib": round(_peak_rss_mib()),
+    }
+    out.update(_summary(json.loads(buffer.getvalue())))
+    return out
+
+
 def measure_file(path: str, heap: bool) -> dict[str, object]:
     from incident.analysis import diagnose
     from incident.ingest import load
@@ -150,6 +210,8 @@ def main() -> None:
     ap.add_argument("--spans", type=int, default=10_000_000)
     ap.add_argument("--file-spans", type=int, default=1_000_000)
     ap.add_argument("--template-traces", type=int, default=2_000)
+    ap.add_argument("--store", help="a chdb folder: used if it exists, else built there")
+    ap.add_argument("--no-store-api", action="store_true", help="skip diagnose_store's runs")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -162,15 +224,23 @@ def main() -> None:
             out = write_export(where, int(arg))
         elif what == "store":
             out = measure_store(where, arg == "1")
+        elif what == "cli":
+            out = measure_cli(where) if arg == "0" else measure_cli_heap(where)
         else:
             out = measure_file(where, arg == "1")
         print(json.dumps(out))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"chdb:{Path(tmp) / 'store'}"
-        print("store built:", _run_build(url, args))
-        print("store diagnose:", _child("store", url, "0"))
-        print("store diagnose (tracemalloc):", _child("store", url, "1"))
+        url = f"chdb:{args.store or Path(tmp) / 'store'}"
+        if args.store and Path(args.store).is_dir():
+            print("store reused:", args.store)
+        else:
+            print("store built:", _run_build(url, args))
+        print("cli diagnose:", _child("cli", url, "0"))
+        print("cli diagnose (tracemalloc):", _child("cli", url, "1"))
+        if not args.no_store_api:
+            print("store diagnose:", _child("store", url, "0"))
+            print("store diagnose (tracemalloc):", _child("store", url, "1"))
         if args.file_spans > 0:  # 0: the store alone
             path = str(Path(tmp) / "export.json")
             print("export written:", _child("export", path, str(args.file_spans)))

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from incident.model import Alert, Bundle
     from incident.redact import Redactor
     from incident.report import AIResult, Report, TriageAI
-    from incident.sources import SourceRequest
+    from incident.sources import ReportAdjuster, SourceRequest
 
 Progress = Callable[[str, int, int], None]
 # Inputs larger than this (in all) are announced on a terminal before they are read.
@@ -96,11 +96,14 @@ def load(
     announce: bool = False,
     max_bytes: int | None = None,
     source: SourceRequest | None = None,
+    adjusters: list[ReportAdjuster] | None = None,
 ) -> Bundle:
     """Everything the command names, read into one Bundle (see `incident.ingest.load`).
 
     Live source URLs among them are fetched with `source` (time window, service, query,
-    limit; see `incident.sources`) and read by the same readers as files.
+    limit; see `incident.sources`) and read by the same readers as files. With `adjusters`,
+    a source may fetch whole only part of what it holds and append an adjuster carrying its
+    store-wide numbers: pass the list on to `diagnose`.
     """
     from dataclasses import replace
 
@@ -111,7 +114,7 @@ def load(
     remote = None
     if any(is_url(p) for p in paths):
         request = source or SourceRequest()
-        remote = Opener(replace(request, max_bytes=max_bytes, progress=progress))
+        remote = Opener(replace(request, max_bytes=max_bytes, progress=progress), adjusters)
     size = _input_bytes(paths) if announce else 0
     chatty = size > _ANNOUNCE_BYTES
     started = time.monotonic()
@@ -138,12 +141,24 @@ def load(
     return bundle
 
 
-def diagnose(bundle: Bundle, baseline: Bundle | None = None) -> Report:
-    """The deterministic report (pure analysis; no redaction, no network)."""
+def diagnose(
+    bundle: Bundle,
+    baseline: Bundle | None = None,
+    *,
+    adjust: Sequence[ReportAdjuster] = (),
+    adjust_baseline: Sequence[ReportAdjuster] = (),
+) -> Report:
+    """The deterministic report (pure analysis; no redaction). `adjust` and `adjust_baseline`
+    (collected by `load` for the inputs and the baseline) then put the sources' store-wide
+    numbers into it (a store may be queried again for them)."""
     from incident.analysis import diagnose as analyse
 
     started = time.monotonic()
     report = analyse(bundle, baseline)
+    for fix in adjust:
+        fix(report, baseline=False)
+    for fix in adjust_baseline:
+        fix(report, baseline=True)
     elapsed = time.monotonic() - started
     log.debug("analysis.done", f"analysed in {elapsed:.2f}s", seconds=round(elapsed, 3))
     return report

@@ -5,6 +5,7 @@ the engine's definitions."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -338,3 +339,109 @@ def test_reading_a_missing_store_names_it(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(EmptyInputError, match=r"no table otel\.otel_traces"):
         fetch(f"chdb:{tmp_path / 'empty'}", SourceRequest())
+
+
+# The CLI route past the threshold: a store of 800 traces read with the threshold lowered to
+# 400 (the engine's change-point grid has the same 40 buckets at both sizes, as it has at
+# the real threshold of 20,000, so the engine splits the window where the file path does).
+_THRESHOLD = {ch.MAX_WHOLE_ENV: "400"}
+
+
+def _diagnose_json(*args: str) -> dict[str, Any]:
+    proc = _cli("diagnose", *args, "--format", "json", "--no-ai", "--no-redact", env=_THRESHOLD)
+    assert proc.returncode == 0, proc.stderr.decode()
+    report: dict[str, Any] = json.loads(proc.stdout)
+    return report
+
+
+def _same_numbers(file: Report, store: dict[str, Any], *, baseline: bool) -> None:
+    """The store's report carries the file's verdict, top cause and traffic numbers: counts
+    equal, percentiles within the stated tolerance (exact: nearest rank over every value)."""
+    assert store["verdict"]["status"] == file.verdict.status
+    top = store["root_causes"][0]
+    assert (top["service"], top["kind"]) == (file.root_causes[0].service, file.root_causes[0].kind)
+    imp, dq = store["impact"], store["data_quality"]
+    assert (imp["traces"], imp["traces_failed"], imp["duration_s"]) == (
+        file.impact.traces,
+        file.impact.traces_failed,
+        file.impact.duration_s,
+    )
+    assert (dq["traces"], dq["spans"]) == (file.data_quality.traces, file.data_quality.spans)
+    want = {(e.service, e.operation): e for e in file.impact.entrypoints}
+    assert {(e["service"], e["operation"]) for e in imp["entrypoints"]} == set(want)
+    fields = ["p50_ms", "p95_ms", "p99_ms"]
+    if baseline:
+        fields += ["baseline_p50_ms", "baseline_p95_ms", "baseline_p99_ms"]
+    for got in imp["entrypoints"]:
+        e = want[(got["service"], got["operation"])]
+        assert (got["requests"], got["error_rate"]) == (e.requests, e.error_rate)
+        assert (got["baseline_requests"], got["baseline_error_rate"]) == (
+            e.baseline_requests,
+            e.baseline_error_rate,
+        )
+        for name in fields:
+            assert got[name] == pytest.approx(getattr(e, name), abs=1e-3), name
+
+
+@pytest.mark.parametrize("scenario", ["slow-db", "error-burst"])
+def test_cli_on_a_large_window_reports_the_stores_numbers(tmp_path: Path, scenario: str) -> None:
+    """`incident diagnose chdb:PATH` past the threshold fetches whole only the failed, slowest
+    and sampled traces, yet reports the file's verdict, top cause, request counts, error rates
+    and percentiles (computed in the store), and says how many traces it read whole."""
+    sc = generate(scenario, seed=21, traces=800, logs=False)
+    path = _export(tmp_path, sc.spans)
+    url = f"chdb:{tmp_path / 'store'}"
+    ch.load_into([str(path)], url)
+    file = diagnose(load([str(path)]))
+    assert file.data_quality.traces == 800 and file.window.baseline == "in-file"
+    store = _diagnose_json(url)
+    _same_numbers(file, store, baseline=True)
+    (said,) = [w for w in store["data_quality"]["warnings"] if "fetched whole" in w]
+    fetched = int(said.split(": ", 1)[1].split(" of the ")[0].replace(",", ""))
+    assert 400 <= fetched < 800 and "of the 800 traces in the window" in said
+    assert "percentiles are exact" in said
+
+
+def test_cli_baseline_table_past_the_threshold(tmp_path: Path) -> None:
+    """`--baseline chdb:PATH?table=baseline` past the threshold: the baseline's numbers are
+    the store's over every baseline trace too, equal to the baseline file's."""
+    sc = generate("slow-db", seed=21, traces=800, baseline_traces=800, logs=False)
+    inc, base = _export(tmp_path, sc.spans), _export(tmp_path, sc.baseline, "base.json")
+    store = tmp_path / "store"
+    ch.load_into([str(inc)], f"chdb:{store}")
+    ch.load_into([str(base)], f"chdb:{store}?table=baseline")
+    file = diagnose(load([str(inc)]), load([str(base)]))
+    got = _diagnose_json(f"chdb:{store}", "--baseline", f"chdb:{store}?table=baseline")
+    assert got["window"]["baseline"] == "file"
+    _same_numbers(file, got, baseline=True)
+    warnings = got["data_quality"]["warnings"]
+    assert any(w.startswith("baseline: ") and "fetched whole" in w for w in warnings)
+
+
+def test_without_an_adjuster_the_registry_reads_an_even_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller that does not apply store statistics (`incident.sources.fetch`) gets the even
+    sample alone; one that does gets the failed and slowest traces besides, and an adjuster."""
+    from incident.sources import fetch_with_adjuster
+
+    monkeypatch.setenv(ch.MAX_WHOLE_ENV, "50")
+    sc = generate("error-burst", seed=4, traces=120, logs=False)
+    url = f"chdb:{tmp_path / 'store'}"
+    ch.load_into([str(_export(tmp_path, sc.spans))], url)
+    plain = _store_bundle(url)
+    assert plain.quality.traces == 50
+    got = fetch_with_adjuster(url, SourceRequest(store_stats=True))
+    assert got.adjust is not None
+    bundle = Bundle()
+    for blob in got.blobs:
+        bundle.extend(read_blob(blob))
+    finish(bundle)
+    failed = {s.trace_id for s in sc.spans if s.status == StatusCode.ERROR}
+    assert 0 < len(failed) <= 25  # under the cap (half the sample): every one is fetched
+    assert failed <= {s.trace_id for s in bundle.spans}
+    assert not failed <= {s.trace_id for s in plain.spans}
+    assert 50 < bundle.quality.traces < 120
+    monkeypatch.setenv(ch.MAX_WHOLE_ENV, "many")
+    with pytest.raises(UsageError, match=ch.MAX_WHOLE_ENV):
+        fetch(url, SourceRequest())

@@ -13,7 +13,7 @@ from incident.errors import UsageError
 if TYPE_CHECKING:
     from incident.model import Bundle
     from incident.pipeline import AIOptions, Progress
-    from incident.sources import SourceRequest
+    from incident.sources import ReportAdjuster, SourceRequest
 
 
 def interactive() -> bool:
@@ -49,7 +49,10 @@ def load_inputs(
     alerts: list[str] | None = None,
     max_bytes: int | None = None,
     source: SourceRequest | None = None,
+    adjusters: list[ReportAdjuster] | None = None,
 ) -> Bundle:
+    """The inputs as one Bundle; `adjusters` collects the sources' store-wide numbers for
+    `pipeline.diagnose` (see `pipeline.load`)."""
     from incident import pipeline
 
     return pipeline.load(
@@ -60,6 +63,7 @@ def load_inputs(
         announce=interactive(),
         max_bytes=max_bytes,
         source=source,
+        adjusters=adjusters,
     )
 
 

@@ -55,6 +55,7 @@ from incident.errors import AIError, UsageError
 
 if TYPE_CHECKING:
     from incident.report import Report
+    from incident.sources import ReportAdjuster
 
 
 def _diagnose_format(fmt: DiagnoseFormat | None, output: Path | None) -> DiagnoseFormat:
@@ -125,9 +126,13 @@ def diagnose(
     source = source_request(since, start, end, service, query, limit_traces)
     base_source = baseline_request_for(source, baseline_since, baseline_from, baseline_to)
     started = time.monotonic()
-    bundle = load_inputs(inputs, logs, alerts, limit, source)
-    base = load_inputs(baseline, max_bytes=limit, source=base_source) if baseline else None
-    run = pipeline.Run(pipeline.diagnose(bundle, base), bundle=bundle, baseline=base)
+    # Store-wide numbers a source hands back (it may fetch whole only what the report shows).
+    fix: list[ReportAdjuster] = []
+    fix_base: list[ReportAdjuster] = []
+    bundle = load_inputs(inputs, logs, alerts, limit, source, fix)
+    base = load_inputs(baseline, None, None, limit, base_source, fix_base) if baseline else None
+    report = pipeline.diagnose(bundle, base, adjust=fix, adjust_baseline=fix_base)
+    run = pipeline.Run(report, bundle=bundle, baseline=base)
     limits = (max_turns, max_ai_tokens, max_cost)
     options = ai_options(ai, model, ai_timeout, max_digest_tokens, no_cache, limits)
     if investigate:

@@ -7,6 +7,9 @@ them exactly as they read files. Nothing here parses telemetry.
     FETCHERS         scheme family -> the module whose `fetch(url, request)` reads it
     is_url(text)     whether an INPUT string names a live source
     Opener           what `incident.ingest.load` calls for such strings
+    ReportAdjuster   what a fetcher may hand back besides its bodies (wrapped in `Fetched`):
+                     store-wide numbers that `incident.pipeline.diagnose` applies to the
+                     report after the engine ran on the traces fetched whole
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from incident import log
 from incident.errors import UsageError
 from incident.ingest.sources import Blob
 from incident.sources.timerange import Window, last
+
+if TYPE_CHECKING:
+    from incident.report import Report
 
 # One line per backend. The key is the URL scheme up to any "+transport" ("jaeger" for
 # jaeger+https://, "chdb" for chdb:PATH); the module is imported only when such a URL is read.
@@ -41,16 +47,19 @@ DEFAULT_BASELINE_SHIFT_NS = 24 * 3600 * 10**9
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9.-]*)?:")
 
 Progress = Callable[[str, int, int], None]
-Fetcher = Callable[[str, "SourceRequest"], list[Blob]]
+Fetcher = Callable[[str, "SourceRequest"], "list[Blob] | Fetched"]
 
 __all__ = [
     "DEFAULT_LIMIT",
     "FETCHERS",
+    "Fetched",
     "Opener",
+    "ReportAdjuster",
     "SourceRequest",
     "Window",
     "baseline_request",
     "fetch",
+    "fetch_with_adjuster",
     "is_url",
 ]
 
@@ -68,6 +77,9 @@ class SourceRequest:
     seed: int = 0  # the random share of the trace sample
     progress: Progress | None = None
     note: str = ""  # said once on stderr when a URL is first read (how the window was chosen)
+    # The caller applies a `ReportAdjuster` a source hands back (`incident diagnose` does): a
+    # store may then fetch whole only the traces the report shows and count the rest itself.
+    store_stats: bool = False
 
     def window_or_default(self) -> Window:
         """The window asked for, or the default one (the last hour)."""
@@ -98,8 +110,24 @@ def is_url(text: str) -> bool:
     return family(text) is not None
 
 
-def fetch(url: str, request: SourceRequest) -> list[Blob]:
-    """The response bodies of one source URL, ready for `incident.ingest.detect.read_blob`.
+class ReportAdjuster(Protocol):
+    """Numbers a source computed over everything it holds, put into the report after the
+    engine ran on what was fetched whole (`baseline`: the source was read as --baseline)."""
+
+    def __call__(self, report: Report, *, baseline: bool) -> None: ...
+
+
+@dataclass
+class Fetched:
+    """What a fetcher may return instead of bare bodies: the bodies and a `ReportAdjuster`."""
+
+    blobs: list[Blob]
+    adjust: ReportAdjuster | None = None
+
+
+def fetch_with_adjuster(url: str, request: SourceRequest) -> Fetched:
+    """The response bodies of one source URL, ready for `incident.ingest.detect.read_blob`,
+    and the adjuster the source hands back, if any (only when `request.store_stats`).
 
     Raises UsageError for a URL that cannot be used (credentials in it, an unknown
     transport) and InputError when the backend is unreachable, refuses, or has nothing.
@@ -109,7 +137,13 @@ def fetch(url: str, request: SourceRequest) -> list[Blob]:
         raise UsageError(f"{url}: not a live source URL (known: {', '.join(sorted(FETCHERS))})")
     module = importlib.import_module(FETCHERS[name])
     fetcher = cast(Fetcher, module.fetch)
-    return fetcher(url, request)
+    got = fetcher(url, request)
+    return got if isinstance(got, Fetched) else Fetched(got)
+
+
+def fetch(url: str, request: SourceRequest) -> list[Blob]:
+    """The response bodies of one source URL (see `fetch_with_adjuster`)."""
+    return fetch_with_adjuster(url, replace(request, store_stats=False)).blobs
 
 
 def baseline_request(incident: SourceRequest, window: Window | None) -> SourceRequest:
@@ -126,10 +160,17 @@ def baseline_request(incident: SourceRequest, window: Window | None) -> SourceRe
 
 
 class Opener:
-    """Reads live source URLs for `incident.ingest.load`; says once how the window was chosen."""
+    """Reads live source URLs for `incident.ingest.load`; says once how the window was chosen.
 
-    def __init__(self, request: SourceRequest) -> None:
-        self._request = request.resolved()
+    With `adjusters` (a list the caller applies to its report), sources are told so and the
+    adjusters they hand back are appended to it."""
+
+    def __init__(
+        self, request: SourceRequest, adjusters: list[ReportAdjuster] | None = None
+    ) -> None:
+        resolved = request.resolved()
+        self._request = replace(resolved, store_stats=adjusters is not None)
+        self._adjusters = adjusters
         self._said = False
 
     def handles(self, path: str) -> bool:
@@ -140,4 +181,7 @@ class Opener:
             self._said = True
             if self._request.note:
                 log.info("source.window", self._request.note)
-        return fetch(path, replace(self._request, kind=kind))
+        got = fetch_with_adjuster(path, replace(self._request, kind=kind))
+        if got.adjust is not None and self._adjusters is not None:
+            self._adjusters.append(got.adjust)
+        return got.blobs

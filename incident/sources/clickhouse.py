@@ -1,8 +1,10 @@
 """ClickHouse as a trace store: `clickhouse://host:8123/db` (a server, over HTTP) or `chdb:PATH`
 (embedded), holding spans in the OpenTelemetry Collector ClickHouse exporter's `otel_traces`
-schema. `load_into` writes exports into it; `read` brings a time range back as a Bundle:
-every trace when the range is small, else statistics computed in the store plus a sample of
-whole traces (see `clickhouse_scale`).
+schema. `load_into` writes exports into it; `fetch` brings a time range back as OTLP/JSON
+bodies: every trace when the range is small, else only the traces the report shows (failed,
+slowest, a seeded sample) and, for a caller that applies it, a `ReportAdjuster` that puts the
+statistics computed in the store over every trace into the report (see `clickhouse_scale`
+and `clickhouse_report`).
 
 The database libraries are an optional extra, imported only when a store is opened; without
 them the user is told to install `incident[clickhouse]` (exit 2).
@@ -14,7 +16,7 @@ import gc
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,7 +24,8 @@ import msgspec
 
 if TYPE_CHECKING:
     from incident.ingest.sources import Blob
-    from incident.sources import SourceRequest
+    from incident.sources import Fetched, SourceRequest
+    from incident.sources.clickhouse_report import Fetch
 
 from incident.errors import EmptyInputError, InputError, UsageError
 from incident.model import Bundle, Span
@@ -253,23 +256,54 @@ def read_all(url: str, *, start_ns: int | None = None, end_ns: int | None = None
 
 
 # Traces in the window up to which every one is fetched whole; past it, a seeded even sample
-# of this many (see `clickhouse_scale` for the statistics computed over all of them).
+# of this many (see `clickhouse_scale` for the statistics computed over all of them). The
+# environment variable overrides it (tests use a small store).
 MAX_WHOLE_TRACES = 20_000
+MAX_WHOLE_ENV = "INCIDENT_CLICKHOUSE_MAX_WHOLE_TRACES"
 # Traces per OTLP/JSON body handed to the readers.
 _TRACES_PER_BLOB = 2_000
 
 
-def fetch(url: str, request: SourceRequest) -> list[Blob]:
+def max_whole_traces() -> int:
+    """The threshold: MAX_WHOLE_TRACES, or the environment's positive number."""
+    raw = os.environ.get(MAX_WHOLE_ENV, "").strip()
+    if not raw:
+        return MAX_WHOLE_TRACES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"{MAX_WHOLE_ENV}={raw!r}: give a positive number of traces")
+    return value
+
+
+def fetch(url: str, request: SourceRequest) -> list[Blob] | Fetched:
     """The registry's entry (`incident.sources.fetch`): the window's traces as OTLP/JSON
     bodies, read by the same reader as an exported file.
+
+    Past `max_whole_traces()` traces: for a caller that applies a `ReportAdjuster`
+    (`request.store_stats`), the failed, slowest and sampled traces and the adjuster (see
+    `clickhouse_report`); for any other, an even sample whose counts describe the sample.
 
     A window chosen by default (no --since/--from/--to) that holds nothing is moved to end at
     the store's newest span: a store loaded from an export is read without naming its time.
     """
+    from incident.sources.clickhouse_report import StoreAdjuster
+
+    blobs, whole = _read(url, request)
+    if whole is None:
+        return blobs
+    from incident.sources import Fetched
+
+    return Fetched(blobs, StoreAdjuster(whole))
+
+
+def _read(url: str, request: SourceRequest) -> tuple[list[Blob], Fetch | None]:
+    """The traces fetched whole, and what they are of the window when not all of it."""
     from incident import log
-    from incident.ingest.sources import Blob
-    from incident.sources.clickhouse_otlp import otlp_json
-    from incident.sources.clickhouse_scale import sample_ids_sql
+    from incident.sources.clickhouse_report import Fetch
+    from incident.sources.clickhouse_scale import bounded_ids_sql, sample_ids_sql, window_totals
 
     target = parse(url)
     request = request.resolved()
@@ -292,28 +326,67 @@ def fetch(url: str, request: SourceRequest) -> list[Blob]:
                 )
         if not found:
             raise EmptyInputError(url, "no spans in the store for this time range")
-        if found > MAX_WHOLE_TRACES:
+        limit = max_whole_traces()
+        whole = None
+        if found <= limit:
+            ids = f"SELECT DISTINCT TraceId FROM {target.traces} WHERE {where}"
+        elif request.store_stats:
+            traces, spans, failed = window_totals(store, target, where)
+            whole = Fetch(url, lo, hi, traces, spans, failed, 0, limit, request.seed)
+            ids = bounded_ids_sql(target, where, limit, request.seed)
+        else:
             log.warning(
                 "source.sampled",
                 f"{url}: {found:,} traces in the window; diagnosing an even sample of "
-                f"{MAX_WHOLE_TRACES:,} (seed {request.seed}); its counts describe the sample",
+                f"{limit:,} (seed {request.seed}); its counts describe the sample",
             )
-            ids = sample_ids_sql(target, where, MAX_WHOLE_TRACES, request.seed)
-        else:
-            ids = f"SELECT DISTINCT TraceId FROM {target.traces} WHERE {where}"
-        bundle = fetch_traces(store, target, ids)
+            ids = sample_ids_sql(target, where, limit, request.seed)
+        blobs, fetched = _blobs(url, store, target, ids)
     finally:
         store.close()
-    by_trace: dict[str, list[Span]] = {}
-    for span in bundle.spans:
-        by_trace.setdefault(span.trace_id, []).append(span)
-    del bundle
+    if whole is not None:
+        whole = replace(whole, fetched=fetched)
+        log.info(
+            "source.sampled",
+            f"{url}: {found:,} traces in the window; fetched {whole.fetched:,} whole (failed, "
+            f"slowest, an even sample of {limit:,}, seed {request.seed}); counts and "
+            "percentiles come from the store",
+        )
+    return blobs, whole
+
+
+def _blobs(url: str, store: Store, target: Target, ids: str) -> tuple[list[Blob], int]:
+    """The spans of the traces `ids` selects as OTLP/JSON bodies (a few thousand whole
+    traces each) and how many traces. Rows stream in trace by trace (traces in the order of
+    their first span, spans in time order: the order a time-sorted read gives), so only one
+    body's spans are alive at a time, never all of them as well as their JSON."""
+    from incident.ingest.sources import Blob
+    from incident.sources.clickhouse_otlp import otlp_json
+
+    sql = (
+        f"SELECT {SELECT_COLUMNS} FROM (SELECT *, min(Timestamp) OVER (PARTITION BY TraceId) "
+        f"AS _first FROM {target.traces} WHERE TraceId IN ({ids})) "
+        "ORDER BY _first, TraceId, Timestamp, SpanId"
+    )
     blobs: list[Blob] = []
-    traces = list(by_trace.values())
-    for k in range(0, len(traces), _TRACES_PER_BLOB):
-        part = [s for trace in traces[k : k + _TRACES_PER_BLOB] for s in trace]
-        blobs.append(Blob(f"{url}#{k // _TRACES_PER_BLOB + 1}", otlp_json(part)))
-    return blobs
+    part: list[Span] = []
+    traces, last = 0, ""
+    was_enabled = gc.isenabled()
+    gc.disable()  # many new containers, all kept: see fetch_traces
+    try:
+        for span in SpanReader().spans(rows(store, sql)):
+            if span.trace_id != last:
+                if traces and traces % _TRACES_PER_BLOB == 0:
+                    blobs.append(Blob(f"{url}#{len(blobs) + 1}", otlp_json(part)))
+                    part = []
+                traces, last = traces + 1, span.trace_id
+            part.append(span)
+    finally:
+        if was_enabled:
+            gc.enable()
+    if part:
+        blobs.append(Blob(f"{url}#{len(blobs) + 1}", otlp_json(part)))
+    return blobs, traces
 
 
 def newest_ns(store: Store, target: Target) -> int | None:

@@ -4,19 +4,19 @@ gaps, calls per request), the seeded sample of whole traces the engine reads whe
 holds more traces than it should fetch, and the adapter that makes the report's counts and
 percentiles describe every trace in the store rather than the sample.
 
-Numbers computed here agree with the engine's on the same spans within the tolerance of
-ClickHouse's `quantiles` (reservoir sampling of 8,192 values: exact below that many values,
-a relative rank error of about 1% above it). Two definitions differ by design and are stated:
-a span fails here when its status is ERROR or its HTTP status is 400 or more or its gRPC status
-is not OK (the engine's rule has a few more cases), and self time is the duration minus the
-children's summed durations, floored at zero (the engine subtracts the union of the children's
-intervals, so the two agree unless children overlap).
+Entry-point numbers (requests, failures, p50/p95/p99) are exactly the engine's: a span fails
+by the engine's rule (its HTTP status, else its gRPC status, else its status ERROR or an `error`
+attribute), and percentiles are nearest-rank over every sorted value. Per-operation and
+per-edge duration quantiles use ClickHouse's `quantiles` (reservoir sampling of 8,192 values:
+exact below that many values, a relative rank error of about 1% above it); they are not put in
+the report. Self time here is the duration minus the children's summed durations, floored at
+zero (the engine subtracts the union of the children's intervals, so the two agree unless
+children overlap).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from incident.sources.clickhouse import (
@@ -37,13 +37,30 @@ if TYPE_CHECKING:
 OpKey = tuple[str, str]
 QUANTILES = (0.5, 0.95, 0.99)
 
-# A span's failure, in SQL (see the module docstring for how it differs from the engine's).
-_FAILED = (
-    "(StatusCode IN ('STATUS_CODE_ERROR', 'Error') "
-    "OR toUInt16OrZero(SpanAttributes['http.response.status_code']) >= 400 "
-    "OR toUInt16OrZero(SpanAttributes['http.status_code']) >= 400 "
-    "OR SpanAttributes['rpc.grpc.status_code'] NOT IN ('', '0'))"
+
+def _code(key: str) -> str:
+    return f"ifNull(toInt64OrNull(SpanAttributes['{key}']), -1)"
+
+
+_ERROR_STATUS = "StatusCode IN ('STATUS_CODE_ERROR', 'Error')"
+_ERROR_ATTR = "SpanAttributes['error'] IN ('true', '1')"
+# A span's failure in SQL, the engine's rule (semconv.failure_flag != OK): the first status
+# code present decides (HTTP 400 or more; a gRPC status other than OK), a code that is not a
+# number counts as none, then status ERROR, then an `error` attribute when no code is usable.
+FAILED = (
+    "multiIf("
+    + ", ".join(
+        f"mapContains(SpanAttributes, '{key}'), {_code(key)} {test} OR {_ERROR_STATUS} "
+        f"OR ({_code(key)} < 0 AND {_ERROR_ATTR})"
+        for key, test in (
+            ("http.response.status_code", ">= 400"),
+            ("http.status_code", ">= 400"),
+            ("rpc.grpc.status_code", "> 0"),
+        )
+    )
+    + f", {_ERROR_STATUS} OR {_ERROR_ATTR})"
 )
+_FAILED = f"({FAILED})"
 
 
 @dataclass
@@ -76,6 +93,8 @@ class StoreStats:
     traces: int = 0
     spans: int = 0
     failed_traces: int = 0
+    start_ns: int = 0  # the first entry span's start
+    end_ns: int = 0  # the last entry span's end
     entries: dict[OpKey, Quantiles] = field(default_factory=dict)
     operations: dict[OpKey, OperationStats] = field(default_factory=dict)
     edges: dict[tuple[str, str], EdgeStats] = field(default_factory=dict)
@@ -90,6 +109,51 @@ def sample_ids_sql(target: Target, where: str, n: int, seed: int) -> str:
     )
 
 
+# The slowest entry spans fetched whole per entry point, and how many entry points at most.
+SLOWEST_PER_ENTRY = 3
+_SLOWEST_ENTRIES = 200
+
+
+def failed_cap(sample: int) -> int:
+    """How many traces with a failing span are fetched whole beside a sample of `sample`."""
+    return max(1, sample // 2)
+
+
+def bounded_ids_sql(target: Target, where: str, sample: int, seed: int) -> str:
+    """A subquery of the trace ids fetched whole from a large window: those with a failing
+    span (up to `failed_cap(sample)`, a seeded choice past it), the slowest few per entry
+    point, the first and the last, and the seeded even sample `sample_ids_sql` gives."""
+    t = target.traces
+    failed = (
+        f"SELECT TraceId FROM (SELECT DISTINCT TraceId FROM {t} WHERE {where} AND {_FAILED}) "
+        f"ORDER BY cityHash64(TraceId, {int(seed)}) LIMIT {failed_cap(sample)}"
+    )
+    slowest = (
+        f"SELECT TraceId FROM {t} WHERE {where} AND ParentSpanId = '' "
+        f"ORDER BY Duration DESC, TraceId LIMIT {SLOWEST_PER_ENTRY} BY ServiceName, SpanName "
+        f"LIMIT {SLOWEST_PER_ENTRY * _SLOWEST_ENTRIES}"
+    )
+    # The first and last entry spans: the engine's change-point grid spans the same time.
+    ends = " UNION ALL ".join(
+        f"SELECT TraceId FROM (SELECT TraceId FROM {t} WHERE {where} AND ParentSpanId = '' "
+        f"ORDER BY Timestamp {order}, TraceId LIMIT 1)"
+        for order in ("ASC", "DESC")
+    )
+    parts = (failed, slowest, ends, sample_ids_sql(target, where, sample, seed))
+    return " UNION DISTINCT ".join(f"SELECT TraceId FROM ({p})" for p in parts)
+
+
+def window_totals(store: Store, target: Target, where: str) -> tuple[int, int, int]:
+    """(traces, spans, traces with a failing span) with a span in the window."""
+    sql = (
+        f"SELECT uniqExact(TraceId), count(), uniqExactIf(TraceId, {_FAILED}) "
+        f"FROM {target.traces} WHERE {where}"
+    )
+    for row in rows(store, sql):
+        return int(row[0]), int(row[1]), int(row[2])
+    return 0, 0, 0
+
+
 def _ms(ns: Any) -> float:
     return round(float(ns or 0) / 1e6, 3) if ns == ns else 0.0  # NaN for no values
 
@@ -99,7 +163,7 @@ def _spans(target: Target, where: str) -> str:
     splits windows by the start of each trace's root."""
     roots = f"SELECT TraceId FROM {target.traces} WHERE ParentSpanId = '' AND {where}"
     return (
-        f"SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, Duration, "
+        f"SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, Duration, Timestamp, "
         f"{_FAILED} AS failed FROM {target.traces} WHERE TraceId IN ({roots})"
     )
 
@@ -114,16 +178,21 @@ def _nearest_rank(column: str) -> str:
     return f"arrayMap(v -> [{ranks}], [arraySort(groupArray({column}))])[1]"
 
 
-def store_stats(store: Store, target: Target, where: str) -> StoreStats:
-    """Entry points, operations and edges of the window, computed in the store."""
+def store_stats(store: Store, target: Target, where: str, *, detail: bool = True) -> StoreStats:
+    """Entry points (and, with `detail`, operations and edges) of the window, computed in
+    the store."""
     out = StoreStats()
     spans = _spans(target, where)
     q = _nearest_rank("Duration")
     for row in rows(
         store,
-        f"SELECT count(), uniqExact(TraceId) FROM ({spans})",
+        f"SELECT count(), uniqExact(TraceId), "
+        f"toInt64(minIf(toUnixTimestamp64Nano(Timestamp), ParentSpanId = '')), "
+        f"toInt64(maxIf(toUnixTimestamp64Nano(Timestamp) + toInt64(Duration), "
+        f"ParentSpanId = '')) FROM ({spans})",
     ):
         out.spans, out.traces = int(row[0]), int(row[1])
+        out.start_ns, out.end_ns = int(row[2]), int(row[3])
     for svc, name, n, failed, qs in rows(
         store,
         f"SELECT ServiceName, SpanName, count(), countIf(failed), {q} FROM ({spans}) "
@@ -132,6 +201,13 @@ def store_stats(store: Store, target: Target, where: str) -> StoreStats:
         p50, p95, p99 = map(_ms, qs)
         out.entries[(svc, name)] = Quantiles(int(n), int(failed), p50, p95, p99)
         out.failed_traces += int(failed)
+    if detail:
+        _detail(store, spans, out)
+    return out
+
+
+def _detail(store: Store, spans: str, out: StoreStats) -> None:
+    """Per-operation and per-edge statistics of the window's spans, into `out`."""
     self_sql = (
         f"SELECT p.ServiceName, p.SpanName, count(), countIf(p.failed), "
         f"quantiles(0.5, 0.95, 0.99)(p.Duration), "
@@ -160,14 +236,6 @@ def store_stats(store: Store, target: Target, where: str) -> StoreStats:
         out.edges[(caller, callee)] = EdgeStats(
             int(n), _ms(gap_mean), _ms(gap_p95), round(int(n) / max(1, int(traces)), 3)
         )
-    return out
-
-
-def _ns(text: str | None) -> int | None:
-    if not text:
-        return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
 
 
 @dataclass
@@ -190,6 +258,7 @@ def diagnose_store(
     engine reads a seeded even sample (an unbiased one: its rates and shares estimate the
     whole window's) and the report's traffic numbers are replaced by the store's own."""
     from incident.analysis import diagnose
+    from incident.sources.clickhouse_report import Fetch, apply_fetch, window_stats
 
     target = parse(url)
     store = open_existing(target)
@@ -205,44 +274,10 @@ def diagnose_store(
         report = diagnose(bundle)
         if not sampled:
             return StoreDiagnosis(report, False)
-        w = report.window
-        inc_where = time_filter(_ns(w.incident_start) or start_ns, _ns(w.incident_end) or end_ns)
-        inc = store_stats(store, target, f"{where} AND {inc_where}")
-        base = None
-        if w.baseline == "in-file" and w.baseline_start and w.baseline_end:
-            base_where = time_filter(_ns(w.baseline_start), _ns(w.baseline_end))
-            base = store_stats(store, target, f"{where} AND {base_where}")
+        traces, spans, failed = window_totals(store, target, where)
+        inc, base = window_stats(store, target, report.window, start_ns, end_ns)
     finally:
         store.close()
-    apply_stats(report, inc, base, found)
+    whole = Fetch(url, start_ns, end_ns, traces, spans, failed, bundle.quality.traces)
+    apply_fetch(report, replace(whole, sample=max_traces, seed=seed, targeted=False), inc, base)
     return StoreDiagnosis(report, True, inc, base)
-
-
-def apply_stats(report: Report, inc: StoreStats, base: StoreStats | None, traces: int) -> None:
-    """Make the report's counts and percentiles those of every trace in the store."""
-    for ep in report.impact.entrypoints:
-        key = (ep.service, ep.operation)
-        e = inc.entries.get(key)
-        if e is not None:
-            ep.requests = e.count
-            ep.error_rate = round(e.failed / max(1, e.count), 4)
-            ep.p50_ms, ep.p95_ms, ep.p99_ms = e.p50_ms, e.p95_ms, e.p99_ms
-        b = base.entries.get(key) if base else None
-        if b is not None:
-            ep.baseline_requests = b.count
-            ep.baseline_error_rate = round(b.failed / max(1, b.count), 4)
-            ep.baseline_p50_ms, ep.baseline_p95_ms, ep.baseline_p99_ms = (
-                b.p50_ms,
-                b.p95_ms,
-                b.p99_ms,
-            )
-    imp = report.impact
-    # Slow traces: the sample's share, scaled to the window (an estimate; said so).
-    share_slow = imp.traces_slow / max(1, imp.traces)
-    imp.traces, imp.traces_failed = inc.traces, inc.failed_traces
-    imp.traces_slow = round(share_slow * inc.traces)
-    report.data_quality.traces = traces
-    report.data_quality.warnings.append(
-        f"the store holds {traces:,} traces in the window: the causes were found on an even "
-        "sample of them; request counts, error rates and percentiles are the store's own"
-    )
