@@ -300,6 +300,7 @@ def _run_engine(row: dict[str, Any], incident: Bundle, baseline: Bundle | None) 
     row["seconds"] = round(time.perf_counter() - started, 3)
     ranking = engine_ranking(report)
     row["verdict"] = verdict_of(report)
+    row["confidence"] = getattr(getattr(report, "verdict", None), "confidence", None)
     row["top"] = ranking[:TOP]
     row["rank"] = None
     if row["verdict"] != "no-incident":
@@ -551,6 +552,9 @@ def mode_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
             "reference's first when wrong: "
             + ", ".join(f"{s} ×{n}" for s, n in ref_wrong.most_common(4))
         )
+    bands = _confidence_bands(rows)
+    if bands:
+        notes.append("confidence of the first guess (right / guesses): " + bands)
     seconds = [r["seconds"] for r in rows if "seconds" in r]
     if seconds:
         notes.append(
@@ -567,6 +571,25 @@ def mode_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
                 f"{r.get('kind', '')}: {r['error']}"
             )
     return notes
+
+
+BANDS = ((0.0, 0.25), (0.25, 0.5), (0.5, 0.7), (0.7, 1.01))
+
+
+def _confidence_bands(rows: Sequence[dict[str, Any]]) -> str:
+    """How often the first guess was right per band of verdict confidence: the check that
+    confidence reads as a probability (README, "Accuracy")."""
+    parts = []
+    for lo, hi in BANDS:
+        band = [
+            r
+            for r in rows
+            if r.get("top") and r.get("confidence") is not None and lo <= r["confidence"] < hi
+        ]
+        if band:
+            right = sum(1 for r in band if r.get("rank") == 1)
+            parts.append(f"{lo:.2f}-{min(hi, 1.0):.2f}: {right}/{len(band)}")
+    return ", ".join(parts)
 
 
 def _top_text(top: Sequence[dict[str, Any]], n: int = 3) -> str:
