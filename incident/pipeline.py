@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from incident import log
 
 if TYPE_CHECKING:
+    from incident.analysis.assess import Assessment
     from incident.analysis.triage import Triage
     from incident.digest import Digest
     from incident.model import Alert, Bundle
@@ -57,6 +58,8 @@ class Run:
     # The evidence the report was computed from, for the tools of an investigation.
     bundle: Bundle | None = None
     baseline: Bundle | None = None
+    # What the report was written from (the tools read it instead of assessing again).
+    assessment: Assessment | None = field(default=None, repr=False)
     _shared: Report | None = field(default=None, repr=False)
 
     def shareable(self) -> Report:
@@ -151,17 +154,29 @@ def diagnose(
     """The deterministic report (pure analysis; no redaction). `adjust` and `adjust_baseline`
     (collected by `load` for the inputs and the baseline) then put the sources' store-wide
     numbers into it (a store may be queried again for them)."""
-    from incident.analysis import diagnose as analyse
+    return analyse(bundle, baseline, adjust=adjust, adjust_baseline=adjust_baseline).report
+
+
+def analyse(
+    bundle: Bundle,
+    baseline: Bundle | None = None,
+    *,
+    adjust: Sequence[ReportAdjuster] = (),
+    adjust_baseline: Sequence[ReportAdjuster] = (),
+) -> Run:
+    """`diagnose`, kept as a Run with its evidence and assessment, for the AI step and the
+    tools (which then need not assess the bundle again)."""
+    from incident.analysis import assessed
 
     started = time.monotonic()
-    report = analyse(bundle, baseline)
+    assessment, report = assessed(bundle, baseline)
     for fix in adjust:
         fix(report, baseline=False)
     for fix in adjust_baseline:
         fix(report, baseline=True)
     elapsed = time.monotonic() - started
     log.debug("analysis.done", f"analysed in {elapsed:.2f}s", seconds=round(elapsed, 3))
-    return report
+    return Run(report, bundle=bundle, baseline=baseline, assessment=assessment)
 
 
 def explain(run: Run, options: AIOptions) -> None:
@@ -199,6 +214,7 @@ def investigate(run: Run, options: AIOptions, question: str | None = None) -> No
         run._redactor(),
         baseline=run.baseline,
         max_chars=limits.max_tool_chars,
+        assessment=run.assessment,
     )
     result = ask_claude(
         digest,

@@ -336,3 +336,22 @@ def test_log_search_cannot_probe_for_a_raw_secret(
     assert shown
     found = tb.call("search_logs", {"query": shown[-1]})
     assert not found.is_error and shown[-1] in found.content
+
+
+def test_a_run_hands_its_assessment_to_the_tools(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tools answer from the assessment the report was written from: drilling down into
+    a big export must not assess it a second time (and so cannot disagree with the report)."""
+    loaded = pipeline.load([str(SAMPLE)])
+    run = pipeline.analyse(loaded)
+    assert run.assessment is not None
+
+    def again(*_: object, **__: object) -> None:
+        raise AssertionError("the bundle was assessed a second time")
+
+    monkeypatch.setattr("incident.tools.context.assess", again)
+    tb = Toolbox(loaded, run.report, run._redactor(), assessment=run.assessment)
+    for name, args in _calls(tb, run):
+        assert not tb.call(name, args).content.startswith("internal"), name
+    # Without the assessment the toolbox assesses once, on first use.
+    with pytest.raises(AssertionError, match="second time"):
+        Toolbox(loaded, run.report, run._redactor()).call("list_operations", {})

@@ -2,6 +2,6 @@
 -cause ranking and blast radius. `diagnose(bundle, baseline)` returns the full report."""
 
 from incident.analysis.config import AnalysisConfig
-from incident.analysis.diagnose import diagnose
+from incident.analysis.diagnose import assessed, diagnose
 
-__all__ = ["AnalysisConfig", "diagnose"]
+__all__ = ["AnalysisConfig", "assessed", "diagnose"]

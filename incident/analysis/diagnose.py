@@ -65,7 +65,19 @@ def diagnose(
     bundle: Bundle, baseline: Bundle | None = None, config: AnalysisConfig | None = None
 ) -> Report:
     """The deterministic diagnosis of one incident bundle (optionally against a baseline)."""
+    return assessed(bundle, baseline, config)[1]
+
+
+def assessed(
+    bundle: Bundle, baseline: Bundle | None = None, config: AnalysisConfig | None = None
+) -> tuple[Assessment, Report]:
+    """The assessment and the report written from it (the tools read the former)."""
     a = assess(bundle, baseline, config or AnalysisConfig())
+    return a, write(a)
+
+
+def write(a: Assessment) -> Report:
+    """The report, one field at a time in the order of SECTIONS."""
     ev = EvidenceLog(a.config.max_evidence)
     fields: dict[str, Any] = {"window": a.window, "verdict": a.verdict}
     for name, write in SECTIONS:

@@ -131,8 +131,7 @@ def diagnose(
     fix_base: list[ReportAdjuster] = []
     bundle = load_inputs(inputs, logs, alerts, limit, source, fix)
     base = load_inputs(baseline, None, None, limit, base_source, fix_base) if baseline else None
-    report = pipeline.diagnose(bundle, base, adjust=fix, adjust_baseline=fix_base)
-    run = pipeline.Run(report, bundle=bundle, baseline=base)
+    run = pipeline.analyse(bundle, base, adjust=fix, adjust_baseline=fix_base)
     limits = (max_turns, max_ai_tokens, max_cost)
     options = ai_options(ai, model, ai_timeout, max_digest_tokens, no_cache, limits)
     if investigate:
@@ -219,7 +218,7 @@ def ask(
     limit = max_bytes(max_input_size)
     bundle = load_inputs(inputs, logs, alerts, limit)
     base = load_inputs(baseline, max_bytes=limit) if baseline else None
-    run = pipeline.Run(pipeline.diagnose(bundle, base), bundle=bundle, baseline=base)
+    run = pipeline.analyse(bundle, base)
     limits = (max_turns, max_ai_tokens, max_cost)
     options = ai_options(ai, model, ai_timeout, max_digest_tokens, no_cache, limits)
     pipeline.investigate(run, options, question=question)

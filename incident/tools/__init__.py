@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from incident.analysis.assess import Assessment
 from incident.model import Bundle
 from incident.redact import Redactor
 from incident.report import Evidence, Report
@@ -63,11 +64,12 @@ class Toolbox:
         *,
         baseline: Bundle | None = None,
         max_chars: int = 4000,
+        assessment: Assessment | None = None,
     ) -> None:
         self.max_chars = max(MIN_CHARS, max_chars)
         self._redactor = redactor
         self._ledger = Ledger(report.evidence, redactor)
-        self._ctx = Context(bundle, report, redactor, baseline, self._ledger)
+        self._ctx = Context(bundle, report, redactor, baseline, self._ledger, assessment)
         self._by_name: dict[str, Definition] = {d.name: d for d in DEFINITIONS}
 
     def specs(self) -> list[ToolSpec]:

@@ -32,7 +32,10 @@ class Context:
         redactor: Redactor,
         baseline: Bundle | None,
         ledger: Ledger,
+        assessment: Assessment | None = None,
     ) -> None:
+        if assessment is not None:
+            self.a = assessment  # the one the report was written from: no second assess
         self.bundle = bundle
         self.baseline = baseline
         self.report = report

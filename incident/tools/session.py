@@ -240,9 +240,14 @@ class Session:
 
     def _start(self, bundle: Bundle, base: Bundle | None) -> pipeline.Run:
         """A new diagnosis, which the drill-down tools answer about from now on."""
-        run = pipeline.Run(pipeline.diagnose(bundle, base))
+        run = pipeline.analyse(bundle, base)
         self.toolbox = Toolbox(
-            bundle, run.report, run._redactor(), baseline=base, max_chars=self.max_chars
+            bundle,
+            run.report,
+            run._redactor(),
+            baseline=base,
+            max_chars=self.max_chars,
+            assessment=run.assessment,
         )
         return run
 
