@@ -312,15 +312,26 @@ def triage(
     evidence: Bundle | None,
     *,
     now_ns: int | None = None,
+    report: Report | None = None,
 ) -> Triage:
-    """Alert triage, pointing at the engine's likely cause when there is evidence."""
+    """Alert triage, pointing at the engine's likely cause when there is evidence (or the
+    `report` already diagnosed from it, see `evidence_report`)."""
     from incident.analysis.triage import triage as run_triage
 
-    report = None
-    if evidence is not None:
-        evidence.alerts.extend(alerts)
-        report = diagnose(evidence)
+    if report is None:
+        report = evidence_report(evidence, alerts)
     return run_triage(alerts, notices, report, now_ns=now_ns or time.time_ns())
+
+
+def evidence_report(evidence: Bundle | None, alerts: Sequence[Alert]) -> Report | None:
+    """The engine's report on traces and logs read as triage evidence, with the alerts as
+    its hints (the evidence bundle itself is left as it was, so it can serve again)."""
+    if evidence is None:
+        return None
+    import msgspec
+
+    hinted = msgspec.structs.replace(evidence, alerts=[*evidence.alerts, *alerts])
+    return diagnose(hinted)
 
 
 def review_triage(result: Triage, options: AIOptions, redactor: Redactor) -> TriageAI:

@@ -70,16 +70,18 @@ def triage_payload(
 ) -> list[GroupPost]:
     """One redacted single-group triage per alert group of the payload (in payload order).
 
-    `evidence` gives a fresh traces/logs bundle (or None) for each group: the engine's
-    likely cause is attached as `triage` attaches it.
+    `evidence` gives a fresh traces/logs bundle (or None), diagnosed once per payload with
+    all its alerts as hints (as `incident triage --traces` does): each group gets the
+    engine's likely cause.
     """
     buckets: dict[tuple[str, str | None], list[Alert]] = {}
     for alert in bundle.alerts:
         buckets.setdefault((alert.name, alert.service), []).append(alert)
     redactor = Redactor()  # one per payload: placeholders agree across its posts
+    report = pipeline.evidence_report(evidence(), bundle.alerts) if buckets else None
     out: list[GroupPost] = []
     for (name, service), alerts in buckets.items():
-        result = pipeline.triage(alerts, bundle.notices, evidence(), now_ns=now_ns)
+        result = pipeline.triage(alerts, bundle.notices, None, now_ns=now_ns, report=report)
         if not result.groups:
             continue
         shared = pipeline.shareable_triage(result, redactor)
