@@ -26,11 +26,7 @@ DATA_TABLES = {
     ("incident/analysis/actions.py", "_for"),
     ("incident/redact/rules.py", "_default_rules"),
 }
-BEING_REWRITTEN = {
-    # Being rewritten for issue 10's speed work.
-    ("incident/analysis/signals.py", "collect"),
-    ("incident/analysis/trees.py", "build"),
-}
+BEING_REWRITTEN: set[tuple[str, str]] = set()
 
 
 def _modules() -> list[Path]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from itertools import chain, compress, repeat
+from operator import eq
 from typing import Any, Literal
 
 from incident.analysis.assess import Assessment, percentile_sorted
@@ -123,23 +125,28 @@ def blast_radius(a: Assessment, ev: EvidenceLog, done: Fields) -> BlastRadius:
                     nxt.append(caller)
         frontier = sorted(nxt)
     t = a.inc.table
+    svc, flag, kind, peer, calls, has_child = (
+        t.service,
+        t.flag,
+        t.kind,
+        t.peer,
+        t.calls,
+        t.has_child,
+    )
     affected_traces: list[int] = []
     for k in a.inc.traces:
         r = t.roots[k]
-        if not (t.flag[r] == ERROR or slow.get(k)):
+        if not (flag[r] == ERROR or slow.get(k)):
             continue
-        touches = False
         for i in t.members[k]:
-            s = t.spans[i]
+            # The peer column holds what childless calls name (`semconv.peer_name`).
             if (
-                s.service == cause
-                or (t.flag[i] and s.kind == SpanKind.CLIENT and peer_name(s) == cause)
-                or (not t.has_child[i] and calls_peer(s) and peer_name(s) == cause)
+                svc[i] == cause
+                or (calls[i] and not has_child[i] and peer[i] == cause)
+                or (flag[i] and kind[i] == SpanKind.CLIENT and peer_name(t.spans[i]) == cause)
             ):
-                touches = True
+                affected_traces.append(k)
                 break
-        if touches:
-            affected_traces.append(k)
     # A trace that lost its context continues a request of another trace: its users
     # came in through that trace's entry point, so count that request instead.
     outer = _continued_requests(t, a.inc.traces, affected_traces)
@@ -412,15 +419,11 @@ def _continued_requests(t: SpanTable, traces: list[int], detached: list[int]) ->
         return {}
     services = {t.service[t.roots[k]] for k in roots}
     leaves: dict[str, list[int]] = {}
-    for k in traces:
-        for i in t.members[k]:
-            if (
-                t.kind[i] == SpanKind.SERVER
-                and not t.has_child[i]
-                and t.parent[i] >= 0
-                and t.service[i] in services
-            ):
-                leaves.setdefault(t.service[i], []).append(i)
+    idx = list(chain.from_iterable(map(t.members.__getitem__, traces)))
+    servers = compress(idx, map(eq, map(t.kind.__getitem__, idx), repeat(SpanKind.SERVER)))
+    for i in servers:
+        if not t.has_child[i] and t.parent[i] >= 0 and t.service[i] in services:
+            leaves.setdefault(t.service[i], []).append(i)
     out: dict[int, int] = {}
     for k in sorted(roots):
         r = t.roots[k]

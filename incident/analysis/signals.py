@@ -7,7 +7,10 @@ sample of traces too). One linear pass per window, plus the bounded samples."""
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import deque
 from dataclasses import dataclass, field
+from itertools import chain, compress, repeat
+from operator import setitem
 
 from incident.analysis.critical_path import critical_path
 from incident.analysis.semconv import (
@@ -20,20 +23,19 @@ from incident.analysis.semconv import (
     peer_in_text,
     peer_kind,
     peer_name,
-    peer_of_attributes,
 )
 from incident.analysis.structure import Shape, collect_shape
+from incident.analysis.trees import ResKey as ResKey
 from incident.analysis.trees import SpanTable
+from incident.analysis.trees import resource_key as _resource_key
 from incident.analysis.variation import CHUNKS, Moments, chunk_of
-from incident.model import Span, SpanKind
+from incident.model import SpanKind
 
 _CLIENT, _PRODUCER = SpanKind.CLIENT, SpanKind.PRODUCER
 
 # Critical-path attribution keys: ("self", service, operation), ("edge", caller, callee),
 # ("peer", caller, peer).
 PathKey = tuple[str, str, str]
-# (service, instance, version) of the resource a span ran on.
-ResKey = tuple[str, str | None, str | None]
 
 
 @dataclass
@@ -218,48 +220,6 @@ def _failing_ancestors(table: SpanTable, i: int, relays: dict[int, int]) -> int:
     return n
 
 
-_INSTANCE_KEYS = ("k8s.pod.name", "host.name", "service.instance.id", "container.id")
-
-
-def _resource_key(span: Span, *, span_attributes: bool = True) -> ResKey:
-    """Where a span ran: resource attributes first, then span attributes, where Zipkin and
-    some agents put the version, pod and host."""
-    sources = (span.resource, span.attributes) if span_attributes else (span.resource,)
-    inst = None
-    for key in _INSTANCE_KEYS:
-        # A pod named in a span tag beats an address-derived id on the resource.
-        inst = next((str(a[key]) for a in sources if a and a.get(key)), None)
-        if inst:
-            break
-    ver = next((str(a["service.version"]) for a in sources if a and a.get("service.version")), None)
-    return (span.service, inst, ver)
-
-
-# Span attributes that can change where a span ran (see `_resource_key`).
-_RES_ATTR_KEYS = frozenset((*_INSTANCE_KEYS, "service.version"))
-_RES_ATTR_ORDER = (*_INSTANCE_KEYS, "service.version")
-_CALLER_KINDS = frozenset((_CLIENT, _PRODUCER))
-
-
-def _span_resource_key(
-    s: Span, base: ResKey, cache: dict[tuple[ResKey, tuple[object, ...]], ResKey]
-) -> ResKey:
-    """The resource key of a span whose resource left the instance or version unsaid: the
-    span's own attributes may tell (`base` is the key of its resource alone)."""
-    attrs = s.attributes
-    if not attrs or attrs.keys().isdisjoint(_RES_ATTR_KEYS):
-        return base
-    values = tuple(map(attrs.get, _RES_ATTR_ORDER))
-    try:
-        ck = (base, values)
-        hit = cache.get(ck)
-    except TypeError:  # an unhashable attribute value: no caching
-        return _resource_key(s)
-    if hit is None:
-        hit = cache[ck] = _resource_key(s)
-    return hit
-
-
 # Traces whose structure is aggregated per window, at most (an even sample past that).
 MAX_SHAPE_TRACES = 1_000
 
@@ -270,31 +230,43 @@ def collect(
     max_path_traces: int,
     max_shape_traces: int = MAX_SHAPE_TRACES,
 ) -> WindowStats:
-    """Aggregate one window (a set of traces of one table)."""
+    """Aggregate one window (a set of traces of one table), reading the table's columns:
+    the Python loops run over the traces, the cross-service spans, the peer calls and the
+    failing spans of the window, not over all of its spans."""
     ws = WindowStats(table, traces)
-    spans, parent, flag, svc_col = table.spans, table.parent, table.flag, table.service
-    start, end, members, roots = table.start, table.end, table.members, table.roots
-    calls_out, has_child, kind_col = table.calls_out, table.has_child, table.kind
-    calls = ws.calls
-    edges = ws.edges
-    peer_calls: dict[str, str] = ws.peer_kind
-    res_acc = ws.res_acc
-    key_cache: dict[int, ResKey] = {}
-    by_attrs: dict[tuple[ResKey, tuple[object, ...]], ResKey] = {}
-    # What the critical paths need again: the peer of each leaf call (None when unnamed) and
-    # the service each caller span called first.
-    peer_of: dict[int, str | None] = {}
-    callee_of: dict[int, str] = {}
-    failing_parents: set[int] = set()
-    origin_spans: list[int] = []
+    idx = list(chain.from_iterable(map(table.members.__getitem__, traces)))
+    _entries(ws, traces)
+    callee_of = _edges(ws, idx)
+    _peers(ws, idx)
+    _resources(ws, idx)
+    for rkey, acc in ws.res_acc.items():
+        ws.calls[rkey[0]] = ws.calls.get(rkey[0], 0) + acc[0]
+    for a, b in ws.edges:
+        ws.graph.add((a, b))
+    _origins(ws, list(compress(idx, map(table.flag.__getitem__, idx))))
+    del idx
+    start, roots = table.start, table.roots
+    # Time chunks by rank of the trace's start over the whole window.
+    tchunk = dict(zip(traces, chunk_of([start[roots[t]] for t in traces]), strict=True))
+    _paths(ws, max_path_traces, callee_of, tchunk)
+    ws.shape = collect_shape(table, traces, tchunk, max_shape_traces)
+    return ws
+
+
+def _entries(ws: WindowStats, traces: list[int]) -> None:
+    """Per entry point (the root's service and operation): durations and failures; and the
+    window's first start and last end."""
+    table = ws.table
+    spans, flag, start, end, roots = table.spans, table.flag, table.start, table.end, table.roots
+    entries = ws.entries
     lo = hi = None
     for t in traces:
         r = roots[t]
         rs = spans[r]
         key = (rs.service, rs.name)
-        agg = ws.entries.get(key)
+        agg = entries.get(key)
         if agg is None:
-            agg = ws.entries[key] = EntryAgg()
+            agg = entries[key] = EntryAgg()
         agg.durations.append(end[r] - start[r])
         if flag[r] == ERROR:
             agg.errors += 1
@@ -305,67 +277,124 @@ def collect(
             lo = start[r]
         if hi is None or end[r] > hi:
             hi = end[r]
-        for i in members[t]:
-            s = spans[i]
-            st = start[i]
-            d = end[i] - st
-            rid = id(s.resource)
-            rkey = key_cache.get(rid)
-            if rkey is None or rkey[0] != svc_col[i]:
-                rkey = key_cache[rid] = _resource_key(s, span_attributes=False)
-            if rkey[1] is None or rkey[2] is None:
-                rkey = _span_resource_key(s, rkey, by_attrs)
-            acc = res_acc.get(rkey)
-            if acc is None:
-                res_acc[rkey] = [1, d, st]
-            else:
-                acc[0] += 1
-                acc[1] += d
-                if st < acc[2]:
-                    acc[2] = st
-            p = parent[i]
-            if p >= 0:
-                ps = svc_col[p]
-                if ps != svc_col[i]:
-                    ek = (ps, svc_col[i])
-                    e = edges.get(ek)
-                    if e is None:
-                        e = edges[ek] = [0, 0, 0]
-                    if p not in callee_of:
-                        callee_of[p] = ek[1]
-                    e[0] += 1
-                    gap = (end[p] - start[p]) - d
-                    if gap > 0:
-                        e[1] += gap
-                    e[2] += d
-            if not has_child[i]:
-                k = kind_col[i]
-                if k in _CALLER_KINDS or (k != SpanKind.SERVER and calls_peer(s)):
-                    peer = peer_of[i] = peer_of_attributes(s.attributes)
-                    if peer and peer != svc_col[i]:
-                        seen = calls.get(peer)
-                        if seen is None:
-                            calls[peer] = 1
-                            if peer not in peer_calls:
-                                peer_calls[peer] = peer_kind(s)
-                                system = db_system(s.attributes)
-                                if system:
-                                    ws.peer_system[peer] = system
-                        else:
-                            calls[peer] = seen + 1
-                        ws.peer_dur[peer] = ws.peer_dur.get(peer, 0) + d
-                        ws.graph.add((svc_col[i], peer))
-            if flag[i]:
-                origin_spans.append(i)
-    for rkey, acc in res_acc.items():
-        calls[rkey[0]] = calls.get(rkey[0], 0) + acc[0]
     ws.start_ns = lo or 0
     ws.end_ns = hi or 0
-    for a, b in edges:
-        ws.graph.add((a, b))
 
-    # Only the deepest failure counts: a span that failed because something below it failed
-    # relays the error, even with succeeding spans (an internal step) in between.
+
+def _edges(ws: WindowStats, idx: list[int]) -> dict[int, str]:
+    """Per caller -> callee service edge: calls, summed gap and summed callee time. Returns
+    the service each caller span called first (the critical paths need it again)."""
+    table = ws.table
+    parent, svc, start, end = table.parent, table.service, table.start, table.end
+    edges = ws.edges
+    callee_of: dict[int, str] = {}
+    for i in compress(idx, map(table.cross.__getitem__, idx)):
+        p = parent[i]
+        ek = (svc[p], svc[i])
+        e = edges.get(ek)
+        if e is None:
+            e = edges[ek] = [0, 0, 0]
+        if p not in callee_of:
+            callee_of[p] = ek[1]
+        d = end[i] - start[i]
+        e[0] += 1
+        gap = (end[p] - start[p]) - d
+        if gap > 0:
+            e[1] += gap
+        e[2] += d
+    return callee_of
+
+
+def _peers(ws: WindowStats, idx: list[int]) -> None:
+    """Calls, time, kind and database system per uninstrumented peer (what childless calls
+    name), and the service -> peer edges."""
+    table = ws.table
+    spans, svc, start, end, peer_col = (
+        table.spans,
+        table.service,
+        table.start,
+        table.end,
+        table.peer,
+    )
+    calls, kinds, dur, graph = ws.calls, ws.peer_kind, ws.peer_dur, ws.graph
+    for i in compress(idx, map(peer_col.__getitem__, idx)):
+        peer = peer_col[i]
+        sv = svc[i]
+        if peer == sv:
+            continue
+        assert peer is not None
+        seen = calls.get(peer)
+        if seen is None:
+            calls[peer] = 1
+            if peer not in kinds:
+                s = spans[i]
+                kinds[peer] = peer_kind(s)
+                system = db_system(s.attributes)
+                if system:
+                    ws.peer_system[peer] = system
+        else:
+            calls[peer] = seen + 1
+        dur[peer] = dur.get(peer, 0) + (end[i] - start[i])
+        graph.add((sv, peer))
+
+
+def _resources(ws: WindowStats, idx: list[int]) -> None:
+    """Per (service, instance, version), in order of first appearance: spans, summed
+    duration and first start. Summed a run of one resource at a time over a mask of the
+    window's spans (spans of one resource lie together in the input)."""
+    table = ws.table
+    res, keys, start, end = table.res, table.res_keys, table.start, table.end
+    order = dict.fromkeys(map(res.__getitem__, idx))
+    n = len(res)
+    full = len(idx) == n and len(set(ws.traces)) == len(ws.traces)
+    mask = b""
+    if not full:
+        win = bytearray(n)
+        deque(map(setitem, repeat(win), idx, repeat(1)), 0)
+        mask = bytes(win)
+    count = [0] * len(keys)
+    dsum = [0] * len(keys)
+    first: list[int | None] = [None] * len(keys)
+    for a, b, r in table.res_runs:
+        if full:
+            c, st = b - a, start[a:b]
+            d = sum(end[a:b]) - sum(st)
+        else:
+            m = mask[a:b]
+            c = m.count(1)
+            if not c:
+                continue
+            st = list(compress(start[a:b], m))
+            d = sum(compress(end[a:b], m)) - sum(st)
+        lo = min(st)
+        count[r] += c
+        dsum[r] += d
+        f = first[r]
+        if f is None or lo < f:
+            first[r] = lo
+    if len(ws.traces) != len(set(ws.traces)):
+        # A trace listed twice counts twice, as a plain loop over the window would.
+        count, dsum = [0] * len(keys), [0] * len(keys)
+        for i in idx:
+            count[res[i]] += 1
+            dsum[res[i]] += end[i] - start[i]
+    ws.res_acc = {keys[r]: [count[r], dsum[r], first[r] or 0] for r in order}
+
+
+def _origins(ws: WindowStats, origin_spans: list[int]) -> None:
+    """Failures per component they point at. Only the deepest failure counts: a span that
+    failed because something below it failed relays the error, even with succeeding spans
+    (an internal step) in between."""
+    table = ws.table
+    spans, parent, flag, start, roots = (
+        table.spans,
+        table.parent,
+        table.flag,
+        table.start,
+        table.roots,
+    )
+    has_child = table.has_child
+    failing_parents: set[int] = set()
     for i in origin_spans:
         j = parent[i]
         while j >= 0 and j not in failing_parents:
@@ -406,32 +435,49 @@ def collect(
             o.by_resource[rkey] = o.by_resource.get(rkey, 0) + 1
         o.operations[s.name] = o.operations.get(s.name, 0) + 1
 
-    # Critical paths on an even sample of the window's traces.
+
+def _paths(
+    ws: WindowStats, max_path_traces: int, callee_of: dict[int, str], tchunk: dict[int, int]
+) -> None:
+    """Critical-path time per hop on an even sample of the window's traces: a client span's
+    own time is an edge (network, queues, connection setup), a childless call's a hop to its
+    peer, any other span's its own."""
+    table, traces = ws.table, ws.traces
+    spans, svc_col, kind_col, start, end = (
+        table.spans,
+        table.service,
+        table.kind,
+        table.start,
+        table.end,
+    )
+    calls_out, has_child, calls, peer_col, roots = (
+        table.calls_out,
+        table.has_child,
+        table.calls,
+        table.peer,
+        table.roots,
+    )
     step = max(1, len(traces) // max(1, max_path_traces))
     path, lead, path_m, chunk_n, path_n = ws.path, ws.lead, ws.path_m, ws.chunk_n, ws.path_n
     sample = traces[::step]
-    # Time chunks by rank of the trace's start over the whole window.
-    tchunk = dict(zip(traces, chunk_of([start[roots[t]] for t in traces]), strict=True))
-    chunks = [tchunk[t] for t in sample]
     per_trace: dict[PathKey, int] = {}
-    for t, ch in zip(sample, chunks, strict=True):
+    for t in sample:
+        ch = tchunk[t]
         r = roots[t]
-        children = table.children_of(t)
         ws.sampled += 1
         ws.sampled_root_ns += end[r] - start[r]
         chunk_n[ch] += 1
         per_trace.clear()
-        for idx, ns, ld in critical_path(table, r, children):
+        for idx, ns, ld in critical_path(table, r, table.children_of(t)):
             if ns <= 0:
                 continue
             svc = svc_col[idx]
             k = kind_col[idx]
             hop: PathKey
             if (calls_out[idx] and k != SpanKind.SERVER) or (k == _CLIENT and has_child[idx]):
-                # A client span's own time is the gap: network, queues, connection setup.
                 hop = ("edge", svc, callee_of.get(idx, svc))
-            elif idx in peer_of:  # a leaf call to a peer
-                hop = ("peer", svc, peer_of[idx] or spans[idx].name)
+            elif calls[idx] and not has_child[idx]:  # a leaf call to a peer
+                hop = ("peer", svc, peer_col[idx] or spans[idx].name)
             else:
                 hop = ("self", svc, spans[idx].name)
                 if ld:
@@ -447,5 +493,3 @@ def collect(
             m.total += ms
             m.sq += ms * ms
             m.chunks[ch] += ms
-    ws.shape = collect_shape(table, traces, tchunk, max_shape_traces)
-    return ws
