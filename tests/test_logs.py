@@ -267,8 +267,10 @@ def test_loki_logcli_lines(
     assert record.time_ns == ns("2026-03-02T09:00:00+00:00")
 
 
-def test_loki_query_api_streams() -> None:
-    """A query_range response: each [ts, line] under its stream's labels."""
+@pytest.mark.parametrize("indent", [1, None])
+def test_loki_query_api_streams(indent: int | None) -> None:
+    """A query_range response, pretty-printed or on one line as `curl` saves it: each
+    [ts, line] under its stream's labels."""
     doc = {
         "status": "success",
         "data": {
@@ -281,7 +283,7 @@ def test_loki_query_api_streams() -> None:
             ],
         },
     }
-    bundle = logs.read(json.dumps(doc, indent=1), "loki.json")
+    bundle = logs.read(json.dumps(doc, indent=indent), "loki.json")
     assert [(r.service, r.level, r.time_ns) for r in bundle.logs] == [
         ("search", "ERROR", 1772442000000000000)
     ]

@@ -44,6 +44,8 @@ def sniff(text_head: str) -> str | None:
         decoded = _decode_line(lines[0])
         if decoded is None and _first_objects(complete[:5]) == 0:
             return _sniff_document(head)
+        if isinstance(decoded, dict) and loki.is_streams_response(decoded):
+            return "loki"  # a query_range answer on one line, as curl saves it
     if '"resourceLogs"' in head and first == "{":
         return "otlp-logs"
     json_logs = text_lines = garbage = stamped = 0
@@ -96,7 +98,7 @@ def read(text: str, name: str, *, year: int | None = None) -> Bundle:
     ctx = TextContext(assumed)
     notes: list[str] = []
     stripped = text.lstrip("\ufeff \t\r\n")
-    if fmt == "json-array" or (fmt != "text" and not _first_line_decodes(stripped)):
+    if fmt in ("json-array", "loki") or (fmt != "text" and not _first_line_decodes(stripped)):
         records, skipped, other = _read_document(stripped, name, ctx)
     else:
         records, skipped, other = _read_lines(text, name, ctx, strict_json=fmt != "text")
