@@ -34,6 +34,15 @@ def default_cache_dir() -> Path:
     return base / "incident"
 
 
+def folder(explicit: Path | None = None) -> Path | None:
+    """Where answers are cached: `explicit`, else the default; None when there is no home
+    directory to put it in (the run then goes without a cache)."""
+    try:
+        return explicit or default_cache_dir()
+    except (OSError, RuntimeError):
+        return None
+
+
 def cache_key(digest_text: str, model: str, prompt_version: str) -> str:
     h = hashlib.sha256()
     for part in (digest_text, model, prompt_version):

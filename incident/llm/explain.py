@@ -197,7 +197,7 @@ def _explain(
 ) -> AIResult:
     known = frozenset(evidence_ids) if evidence_ids is not None else digest.evidence_ids
     key = cache.cache_key(digest.text, model, PROMPT_VERSION)
-    folder = _cache_folder(cache_dir) if use_cache else None
+    folder = cache.folder(cache_dir) if use_cache else None
 
     if folder is not None:
         hit = _from_cache(base, folder, key, known)
@@ -217,13 +217,6 @@ def _explain(
         with contextlib.suppress(OSError):
             cache.store(folder, key, entry)
     return result
-
-
-def _cache_folder(explicit: Path | None) -> Path | None:
-    try:
-        return explicit or cache.default_cache_dir()
-    except (OSError, RuntimeError):  # no home directory to put it in: run without a cache
-        return None
 
 
 def _from_cache(base: AIResult, folder: Path, key: str, known: frozenset[str]) -> AIResult | None:

@@ -120,7 +120,7 @@ def review_triage(
     base = TriageAI(model=model, prompt_version=PROMPT_VERSION)
     names = frozenset(groups)
     key = cache.cache_key(fenced, model, _CACHE_VERSION)
-    folder = _folder(cache_dir) if use_cache else None
+    folder = cache.folder(cache_dir) if use_cache else None
     try:
         if folder is not None:
             hit = _from_cache(base, folder, key, names)
@@ -213,13 +213,6 @@ def _result(
             "unknown_groups": unknown,
         }
     )
-
-
-def _folder(explicit: Path | None) -> Path | None:
-    try:
-        return explicit or cache.default_cache_dir()
-    except (OSError, RuntimeError):
-        return None
 
 
 def _from_cache(base: TriageAI, folder: Path, key: str, names: frozenset[str]) -> TriageAI | None:
