@@ -269,13 +269,18 @@ class Investigation(_Model):
     evidence: list[Evidence] = Field(default_factory=list)  # created by the tools (T1, ...)
 
 
-class AIResult(_Model):
+class _ModelCall(_Model):
+    """How a call to Claude went: what the report's and the triage's AI parts share."""
+
     status: Literal["ok", "skipped", "failed"] = "skipped"
     reason: str | None = None
     model: str | None = None
     prompt_version: str | None = None
     cached: bool = False
     usage: Usage = Field(default_factory=Usage)
+
+
+class AIResult(_ModelCall):
     explanation: str = ""
     hypotheses: list[Hypothesis] = Field(default_factory=list)
     blast_radius_review: str = ""
@@ -294,17 +299,11 @@ class TriageAIAction(_Model):
     why: str = ""
 
 
-class TriageAI(_Model):
+class TriageAI(_ModelCall):
     """Claude's part of a triage (model output): a short explanation, a review of the
     blast radius and first actions for the firing groups. `unknown_groups` lists group
     names the model used that the triage does not have (shown as such, not as fact)."""
 
-    status: Literal["ok", "skipped", "failed"] = "skipped"
-    reason: str | None = None
-    model: str | None = None
-    prompt_version: str | None = None
-    cached: bool = False
-    usage: Usage = Field(default_factory=Usage)
     explanation: str = ""
     blast_radius_review: str = ""
     first_actions: list[TriageAIAction] = Field(default_factory=list)
