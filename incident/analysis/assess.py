@@ -26,6 +26,7 @@ from incident.analysis.windows import (
     ChangePoint,
     find_change,
     find_operation_change,
+    find_service_change,
     percentile,
 )
 from incident.model import Bundle
@@ -139,7 +140,9 @@ def _split(
     change = find_change(times, durs, failed, alert_starts, config.change_buckets)
     if change is None:
         keys = [(sv, sp.name) for sv, sp in zip(t.service, t.spans, strict=True)]
-        change = find_operation_change(keys, t.start, t.end)
+        change = find_operation_change(keys, t.start, t.end) or find_service_change(
+            t.service, keys, t.tix, t.start, t.end
+        )
     if change is None:
         inc = collect(t, all_traces, cap)
         w.baseline = "none"

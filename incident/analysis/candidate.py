@@ -9,7 +9,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from incident.analysis.behaviour import STRUCT_Z, UNIFORM_RATIO, UNIFORM_SHARE, Behaviour
+from incident.analysis.behaviour import (
+    POOL_RATIO,
+    POOL_Z,
+    STRUCT_Z,
+    UNIFORM_RATIO,
+    UNIFORM_SHARE,
+    Behaviour,
+)
 from incident.analysis.evidence import (
     MAJOR_LATENCY_SHARE,
     MIN_EVIDENCE,
@@ -106,6 +113,11 @@ class Candidate:
     # self-time ratio over them and how many of how many slowed.
     uniform_ratio: float = 1.0
     uniform_slowed: tuple[int, int] = (0, 0)
+    # Its own self time pooled over its operations, each against its own baseline mean
+    # (see `behaviour.pooled_slowdown`): ratio, z and operations compared.
+    pooled_ratio: float = 1.0
+    pooled_z: float = 0.0
+    pooled_ops: int = 0
 
     @property
     def struct_part(self) -> float:
@@ -145,6 +157,12 @@ class Candidate:
             and slowed >= UNIFORM_SHARE * compared
             and self.uniform_ratio >= UNIFORM_RATIO
         )
+
+    @property
+    def pooled(self) -> bool:
+        """Did its own time rise as a whole, clearly, even where each operation ran only a
+        few times (resource contention on a rarely used service)?"""
+        return self.pooled_z >= POOL_Z and self.pooled_ratio >= POOL_RATIO
 
     @property
     def latency_weighted(self) -> float:

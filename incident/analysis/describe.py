@@ -45,6 +45,8 @@ def describe(
         # (One slow instance says more than "all its operations": it names where.)
         slowed, compared = c.uniform_slowed
         c.facts.append(wording.uniform_fact(slowed, compared, c.uniform_ratio))
+    elif c.pooled and not c.instance:
+        c.facts.append(wording.pooled_fact(c.pooled_ops, c.pooled_ratio))
     if c.kind == "client-input":
         c.origin = "user"
 
@@ -132,7 +134,7 @@ def _describe_latency(
         c.kind = "saturation"
     else:
         c.kind = "latency"
-    if c.uniform and main != "peer":
+    if (c.uniform or c.pooled) and main != "peer":
         # Every operation of its own slowed, short ones too: the instances are starved
         # (CPU, memory, throttling), whichever hop shows it most.
         c.kind = "saturation"

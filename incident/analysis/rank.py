@@ -10,9 +10,12 @@ import math
 from incident.analysis import wording
 from incident.analysis.attribution import attribute_latency, charge_retries
 from incident.analysis.behaviour import (
+    POOL_RATIO,
+    POOL_Z,
     STRUCT_Z,
     UNIFORM_RATIO,
     behaviour,
+    pooled_slowdown,
     self_shift,
     uniform_slowdown,
 )
@@ -115,6 +118,14 @@ def _structure(cands: dict[str, Candidate], inc: WindowStats, base: WindowStats)
             if credit > t.struct_score:
                 t.struct_score, t.struct_z, t.stopped_caller = credit, b.z, name
                 t.struct_new = max(t.struct_new, b.affected)
+    # A caller of something that now fails waits between its retries and handles errors:
+    # its own time rising is the failure's echo, not contention of its own.
+    echoes = {a for a, b in inc.graph if b in failing and a != b}
+    for name in sorted({op[0] for op in inc.shape.ops} - echoes):
+        ratio, z, ops = pooled_slowdown(inc.shape, base.shape, name)
+        if ops >= POOL_OPS and ((z >= POOL_Z and ratio >= POOL_RATIO) or name in cands):
+            c = get_or_add(cands, name)
+            c.pooled_ratio, c.pooled_z, c.pooled_ops = ratio, z, ops
     for name, c in sorted(cands.items()):
         if c.ctype != "service" or c.own_latency <= 0:
             continue
@@ -130,6 +141,12 @@ def _structure(cands: dict[str, Candidate], inc: WindowStats, base: WindowStats)
 # least it must add to them (a share of the baseline's mean request) to score at all.
 LOCAL_WEIGHT = 0.5
 LOCAL_MIN = 0.1
+# A service whose own time rose as a whole (pooled over its operations) scores up to this
+# much however few requests reach it, in full from this ratio.
+POOL_WEIGHT = 0.6
+POOL_FULL = 8.0
+# "Its operations slowed alike" needs more than one operation to say it of.
+POOL_OPS = 2
 
 
 def rank(
@@ -175,6 +192,9 @@ def rank(
             local = min(1.0, c.lat_local / max(base_root, 1.0))
             if local >= LOCAL_MIN:
                 c.lat_score = max(c.lat_score, LOCAL_WEIGHT * local)
+            if c.pooled:
+                size = min(1.0, math.log(c.pooled_ratio) / math.log(POOL_FULL))
+                c.lat_score = max(c.lat_score, POOL_WEIGHT * size)
         c.lat_share = min(
             1.0, c.own_latency / (max(total_added, grown) if base and total_added > 0 else own_pool)
         )

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from incident.analysis.trees import SpanTable
 from incident.analysis.variation import CHUNKS, Moments
+from incident.model import SpanKind
 
 OpKey = tuple[str, str]
 Pair = tuple[OpKey, OpKey]
@@ -69,6 +70,9 @@ class OpStats:
     self_log: Sample = field(default_factory=Sample)
     # Invocations whose span has a child in another service (a client-side wrapper).
     calls_out: int = 0
+    # Some of its spans are calls out (client or producer kind, or naming a peer): their
+    # "self" time is the callee's or the network's, not the service's own work.
+    outbound: bool = False
 
 
 @dataclass
@@ -191,7 +195,25 @@ def collect_shape(
         _link_trace(table, opid, mem, ch, tally)
         _count_trace(table, opid, len(names), mem, ch, tally)
     _fill(shape, tally, names)
+    outbound = _outbound_ops(table, opid, len(names))
+    for o, name in enumerate(names):
+        st = shape.ops.get(name)
+        if st is not None and outbound[o]:
+            st.outbound = True
     return shape
+
+
+def _outbound_ops(table: SpanTable, opid: list[int], n_ops: int) -> bytearray:
+    """Per op id, whether any of its spans is a call out; computed once per table."""
+    cached = getattr(table, "_outbound", None)
+    if cached is not None and len(cached) == n_ops:
+        return cached  # type: ignore[no-any-return]
+    out = bytearray(n_ops)
+    for o, kind, peer in zip(opid, table.kind, table.peer or [None] * table.n, strict=True):
+        if kind == SpanKind.CLIENT or kind == SpanKind.PRODUCER or peer is not None:
+            out[o] = 1
+    object.__setattr__(table, "_outbound", out)
+    return out
 
 
 def _link_trace(table: SpanTable, opid: list[int], mem: list[int], ch: int, tally: _Tally) -> None:

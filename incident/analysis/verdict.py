@@ -87,6 +87,7 @@ def holds(c: Candidate) -> bool:
         c.err_new + c.user_new > 0
         or c.kind == "deploy"
         or c.latency_claim_holds
+        or c.pooled
         or c.behaviour_claim_holds
         or c.symptom_of
     )

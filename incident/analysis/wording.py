@@ -261,6 +261,14 @@ def uniform_fact(slowed: int, compared: int, ratio: float) -> str:
     )
 
 
+def pooled_fact(ops: int, ratio: float) -> str:
+    return (
+        f"its own time over {plural(ops, 'operation')} rose x{ratio:.1f} taken together, "
+        f"each against its own baseline: resource contention on its instances (CPU, "
+        f"memory, threads or connections)"
+    )
+
+
 def cache_misses_fact(db: str, ratio: float, cache: str) -> str:
     return f"calls to {db} per request rose {ratio:.1f}x while {cache} failed"
 
