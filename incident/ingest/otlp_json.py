@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from incident.errors import FormatError, UnreadableInputError
+from incident.ingest import parallel
 from incident.ingest.bounds import NESTED_TOO_DEEPLY
 from incident.ingest.logs.otlp import records_from_request
 from incident.ingest.otlp_spans import (
@@ -80,12 +81,17 @@ def decode_document(data: bytes | memoryview, name: str) -> TracesDocJ | None:
             raise FormatError(name, NESTED_TOO_DEEPLY, "an OTLP JSON export") from exc
 
 
-def read_doc(doc: TracesDocJ, name: str) -> Bundle:
-    """Spans from a typed document; the document's lists are emptied as they are read."""
+def read_doc(doc: TracesDocJ, name: str, min_spans: int | None = None) -> Bundle:
+    """Spans from a typed document; the document's lists are emptied as they are read.
+
+    A big document's spans are converted on two cores when there are two (see parallel);
+    `min_spans` overrides parallel.MIN_SPANS.
+    """
     tally = Tally(name)
     sink = SpanSink(tally)
     with Paused():
-        spans_from_doc(doc, sink)
+        if not parallel.convert(_resource_lists(doc), sink, min_spans):
+            spans_from_doc(doc, sink)
     bundle = Bundle(spans=sink.out)
     bundle.inputs.append(
         InputInfo(path=name, kind="traces", format="otlp-json", records=len(sink.out))

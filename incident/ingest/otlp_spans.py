@@ -240,6 +240,14 @@ def _status(status: StatusJ | None) -> tuple[int, str]:
     return StatusCode.UNSET, status.message
 
 
+def resource_of(rs: ResourceSpansJ, tally: Tally) -> tuple[str, dict[str, Any]]:
+    """(service name, resource attributes) of a resource, shared by all its spans."""
+    res = attributes(rs.resource.attributes, tally) if rs.resource else {}
+    service = res.get("service.name")
+    service = _intern(str(service)) if service not in (None, "") else UNKNOWN_SERVICE
+    return service, res
+
+
 class SpanSink:
     """Converts OTLP span structs into model spans, sharing trace-id strings between spans."""
 
@@ -251,9 +259,7 @@ class SpanSink:
         self.trace_ids: dict[str, str | None] = {}
 
     def resource(self, rs: ResourceSpansJ) -> None:
-        res = attributes(rs.resource.attributes, self.tally) if rs.resource else {}
-        service = res.get("service.name")
-        service = _intern(str(service)) if service not in (None, "") else UNKNOWN_SERVICE
+        service, res = resource_of(rs, self.tally)
         for scopes in (rs.scope_spans, rs.instrumentation_library_spans):
             for scope in scopes:
                 self.raw_spans(scope.spans, service, res)
