@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from incident.analysis import diagnose
 from incident.analysis.behaviour import behaviour, uniform_slowdown
 from incident.analysis.candidate import Candidate
 from incident.analysis.config import AnalysisConfig
@@ -18,7 +19,7 @@ from incident.analysis.signals import collect
 from incident.analysis.structure import Shape, collect_shape
 from incident.analysis.trees import build
 from incident.analysis.variation import chunk_of
-from incident.model import Span, SpanKind
+from incident.model import Bundle, Span, SpanKind
 
 MS = 1_000_000
 
@@ -266,3 +267,24 @@ def test_an_edge_nothing_separates_ranks_both_ends_with_a_reason() -> None:
     assert ranked[1].score >= 0.9 * ranked[0].score
     for c in ranked[:2]:
         assert any("may be either end's" in f for f in c.facts), c.facts
+
+
+def test_a_changed_call_pattern_alone_heads_an_incident_only_when_clear() -> None:
+    """A call pattern changed with nothing failing or slower: clear (cart skips stock in
+    four invocations of five) it is the incident; weaker (one in three) it is named first
+    but the verdict says the evidence cannot confirm a fault."""
+    for skip_every, status in ((None, "incident"), (3, "inconclusive")):
+        base, inc = Builder(1), Builder(2)
+        for k in range(300):
+            base.request(k, _shop(k))
+            if skip_every is None:
+                skip = k >= 100 and k % 5 != 0
+            else:
+                skip = k >= 100 and k % skip_every == 0
+            inc.request(k, _shop(k, skip_stock=skip))
+        report = diagnose(Bundle(spans=inc.spans), Bundle(spans=base.spans))
+        assert report.verdict.status == status, report.verdict
+        assert report.root_causes[0].service == "cart"
+        if status == "inconclusive":
+            assert "cannot confirm a fault" in report.verdict.reason
+            assert report.verdict.alternatives[0].startswith("cart: stopped calling")
