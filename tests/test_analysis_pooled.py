@@ -128,3 +128,14 @@ def test_service_change_point_needs_a_large_clear_rise() -> None:
     assert abs(found.start_ns - starts[n // 2]) <= 2 * 10 * MS
     assert find_service_change(services, ops, traces, starts, ends(2.0)) is None
     assert find_service_change(services, ops, traces, starts, ends(1.0)) is None
+
+
+def test_a_clear_onset_inside_the_export_beats_a_capture_from_another_time() -> None:
+    """With --baseline given, an export whose rare service starves half-way is compared
+    with its own calm first half (same data, same mix), and the report says so."""
+    report = diagnose(_export(0, slow=6.0), _export(100))
+    assert report.window.baseline == "in-file"
+    assert any("not the --baseline" in w for w in report.data_quality.warnings)
+    assert _first(report) == ("ledger", "saturation")
+    calm = diagnose(_export(0), _export(100))
+    assert calm.window.baseline == "file"

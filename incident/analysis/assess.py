@@ -121,6 +121,14 @@ def _split(
     before the change point found in the data (alerts as hints), else nothing."""
     all_traces = list(range(len(t.members)))
     cap = config.max_path_traces
+    if btable is not None and _clear_onset(t) is not None:
+        # Same data, same request mix, minutes apart: the export's own calm part is the
+        # closer comparison than a capture from another time.
+        bundle.quality.warn(
+            "one service's spans all became several times as long at one moment inside the "
+            "export: its calm part before that moment is the comparison, not the --baseline"
+        )
+        btable = None
     if btable is not None:
         inc = collect(t, all_traces, cap)
         base = collect(btable, list(range(len(btable.members))), cap)
@@ -162,6 +170,12 @@ def _split(
     w.incident_end = iso(change.end_ns)
     w.baseline_start, w.baseline_end = iso(base.start_ns), iso(change.start_ns)
     return inc, base, change
+
+
+def _clear_onset(t: SpanTable) -> ChangePoint | None:
+    """The moment one service's spans all became several times as long, if one did."""
+    keys = [(sv, sp.name) for sv, sp in zip(t.service, t.spans, strict=True)]
+    return find_service_change(t.service, keys, t.tix, t.start, t.end)
 
 
 def _causes(

@@ -44,7 +44,7 @@ Z_SIGNIFICANT = 3.0
 ALTERNATIVES = 3
 # A cause resting on a changed call pattern alone (no new failure, no slowdown, no deploy)
 # heads an incident only from this confidence: on the labelled faults such first guesses
-# between 0.26 and 0.45 were right 5 times in 15 (bench/accuracy.py).
+# between 0.26 and 0.45 were right 5 times in 14 (bench/accuracy.py).
 BEHAVIOUR_CONFIDENCE = 0.5
 
 
