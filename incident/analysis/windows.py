@@ -63,7 +63,7 @@ class _Buckets:
     width: float
     counts: list[int]
     err: list[int]
-    series: list[_Series]  # entry-point latency first, then spans per request if given
+    series: list[_Series]  # per-request series: entry-point latency
 
     @property
     def b(self) -> int:
@@ -76,22 +76,20 @@ def find_change(
     failed: list[bool],
     alert_starts: list[int],
     buckets: int = 40,
-    sizes: list[int] | None = None,
 ) -> ChangePoint | None:
     """Split the root spans at the bucket boundary that best separates a calm period from a
     changed one. None when nothing changed enough or too little came before the change.
 
     Entry-point latency counts either way: requests that now end early (an exception cuts
-    them short, a call is skipped) changed as surely as requests that slowed down. So does
-    `sizes` (spans per request), when given: a request that stops making its calls is
-    smaller whether or not it got faster. Failures count when they rise."""
+    them short, a call is skipped) changed as surely as requests that slowed down. Failures
+    count when they rise."""
     n = len(times)
     if n < 20:
         return _from_alerts(times, alert_starts)
     lo, hi = min(times), max(times)
     if hi <= lo:
         return None
-    bk = _bucket(times, durations, failed, sizes, lo, hi, max(8, min(buckets, n // 10)))
+    bk = _bucket(times, durations, failed, lo, hi, max(8, min(buckets, n // 10)))
     score, k = _best_split(bk, n)
     if k < 0 or score < MIN_SCORE:
         # A weaker change still counts when an alert fired after it: alerts lag the onset.
@@ -105,7 +103,6 @@ def _bucket(
     times: list[int],
     durations: list[int],
     failed: list[bool],
-    sizes: list[int] | None,
     lo: int,
     hi: int,
     b: int,
@@ -120,8 +117,6 @@ def _bucket(
         if f:
             err[k] += 1
     series = [_Series([math.log1p(max(d, 0) / 1e6) for d in durations], keys, b)]
-    if sizes is not None:
-        series.append(_Series([math.log(max(x, 1)) for x in sizes], keys, b))
     return _Buckets(lo, width, counts, err, series)
 
 
