@@ -23,6 +23,7 @@ from incident import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "sources"
+SAMPLE_TRACES = ROOT / "samples" / "checkout-db-latency" / "traces.otlp.json"
 SAMPLE = ROOT / "samples" / "checkout-db-latency"
 
 
@@ -421,3 +422,24 @@ def trace_facts(resources: list[dict[str, Any]]) -> tuple[int, bool]:
     end = max(int(s["endTimeUnixNano"]) for s in spans)
     failed = any((s.get("status") or {}).get("code") in (2, "STATUS_CODE_ERROR") for s in spans)
     return end - start, failed
+
+
+def test_live_source_flags_with_only_files_say_they_went_unused(
+    backend: Backend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--since/--service with file inputs would silently change nothing: one notice says so;
+    with a live source URL among the inputs, the flags are used and nothing is said."""
+    traces = str(SAMPLE_TRACES)
+    res = run_cli(capsys, monkeypatch, "inspect", traces, "--since", "30m", "--service", "x")
+    assert res.code == 0, res.err
+    assert "--since, --service only shape what live source URLs are asked for" in res.err
+    res = run_cli(
+        capsys, monkeypatch, "digest", traces, "--baseline", traces, "--baseline-since", "1h"
+    )
+    assert res.code == 0, res.err
+    assert "--baseline-since only shape" in res.err
+    assert res.err.count("were not used") == 1
+    _jaeger_ok(backend)
+    res = run_cli(capsys, monkeypatch, "inspect", backend.url("jaeger"), traces, "--since", "30m")
+    assert res.code == 0, res.err
+    assert "not used" not in res.err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,7 @@ def load_inputs(
     `pipeline.diagnose` (see `pipeline.load`)."""
     from incident import pipeline
 
+    _note_unused(source, [*inputs, *(logs or ()), *(alerts or ())])
     return pipeline.load(
         inputs,
         logs or (),
@@ -65,6 +67,26 @@ def load_inputs(
         source=source,
         adjusters=adjusters,
     )
+
+
+def _note_unused(source: SourceRequest | None, inputs: list[str]) -> None:
+    """Live-source flags given where every input is a file: say once they were not used."""
+    if source is None or not source.flags or not inputs:
+        return
+    from incident import log
+    from incident.sources import is_url
+
+    if not any(is_url(x) for x in inputs):
+        log.warning(
+            "sources.flags_unused",
+            f"{source.flags} only shape what live source URLs are asked for; every input "
+            "here is a file, so they were not used",
+        )
+
+
+def _given(names: tuple[str, ...], values: tuple[str | None, ...]) -> str:
+    """The names of the flags that were given, for a notice."""
+    return ", ".join(n for n, v in zip(names, values, strict=True) if v is not None)
 
 
 def source_request(
@@ -79,7 +101,10 @@ def source_request(
     from incident.sources import SourceRequest, timerange
 
     window = timerange.window(since, start, end)
-    return SourceRequest(window=window, service=service, query=query, limit=limit)
+    flags = _given(
+        ("--since", "--from", "--to", "--service", "--query"), (since, start, end, service, query)
+    )
+    return SourceRequest(window=window, service=service, query=query, limit=limit, flags=flags)
 
 
 def baseline_request_for(
@@ -88,7 +113,8 @@ def baseline_request_for(
     from incident.sources import baseline_request, timerange
 
     own = timerange.baseline_window(since, start, end, incident.window_or_default())
-    return baseline_request(incident, own)
+    flags = _given(("--baseline-since", "--baseline-from", "--baseline-to"), (since, start, end))
+    return replace(baseline_request(incident, own), flags=flags)
 
 
 def starts_with_gzip(path: str) -> bool:

@@ -80,6 +80,9 @@ class SourceRequest:
     # The caller applies a `ReportAdjuster` a source hands back (`incident diagnose` does): a
     # store may then fetch whole only the traces the report shows and count the rest itself.
     store_stats: bool = False
+    # The flags that shape this request, when any was given on the command line (a notice
+    # says they went unused when every input is a file).
+    flags: str = ""
 
     def window_or_default(self) -> Window:
         """The window asked for, or the default one (the last hour)."""
