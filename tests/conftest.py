@@ -73,3 +73,31 @@ def _no_network() -> Iterator[None]:
     finally:
         socket.socket.connect = real_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def forked_children(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """The pids of the children forked during a test; afterwards each must be reaped (no
+    zombie left behind) and no pipe left open."""
+    import os
+
+    from incident.analysis import forked
+
+    pids: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    fds = set(os.listdir("/proc/self/fd")) if Path("/proc/self/fd").is_dir() else set()
+    yield pids
+    forked.reap_exited()  # the children closed while still exiting
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    if fds:
+        assert set(os.listdir("/proc/self/fd")) <= fds

@@ -19,7 +19,7 @@ from incident.analysis.config import AnalysisConfig
 from incident.analysis.evidence import ms_text
 from incident.analysis.rank import rank
 from incident.analysis.semconv import ERROR, classify
-from incident.analysis.signals import WindowStats, collect
+from incident.analysis.signals import WindowStats, collect, collect_pair
 from incident.analysis.trees import SpanTable, build
 from incident.analysis.verdict import decide, holds
 from incident.analysis.windows import (
@@ -163,8 +163,7 @@ def _split(
         for k in all_traces
         if times[k] >= change.start_ns and (change.end_ns is None or times[k] < change.end_ns)
     ]
-    inc = collect(t, during, cap)
-    base = collect(t, before, cap)
+    inc, base = collect_pair(t, during, before, cap)
     w.baseline = "in-file"
     w.incident_start = iso(change.start_ns)
     w.incident_end = iso(change.end_ns)

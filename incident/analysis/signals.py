@@ -6,23 +6,21 @@ sample of traces too). One linear pass per window, plus the bounded samples."""
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import deque
-from dataclasses import dataclass, field
-from itertools import chain, compress, repeat
-from operator import setitem
+from dataclasses import dataclass, field, fields
+from itertools import chain, compress
+from typing import Any
 
+from incident.analysis.blame import blame_target as blame_target
+from incident.analysis.blame import broken_context, failing_ancestors, retried
 from incident.analysis.critical_path import critical_path
+from incident.analysis.forked import can_fork, in_child
 from incident.analysis.semconv import (
     ERROR,
     USER_ERROR,
-    calls_peer,
     db_system,
     is_connection_failure,
     is_timeout,
-    peer_in_text,
     peer_kind,
-    peer_name,
 )
 from incident.analysis.structure import Shape, collect_shape
 from incident.analysis.trees import ResKey as ResKey
@@ -105,121 +103,6 @@ class WindowStats:
         return self.sampled_root_ns / max(1, self.sampled) / 1e6
 
 
-def _callee(table: SpanTable, i: int) -> str | None:
-    """The service a client-like span called: its first child in another service."""
-    svc = table.spans[i].service
-    parent = table.parent
-    for j in table.members[table.tix[i]]:
-        if parent[j] == i and table.spans[j].service != svc:
-            return table.spans[j].service
-    return None
-
-
-def _retried(table: SpanTable, i: int) -> bool:
-    """Did the caller call again after this failure? (a sibling call to the same operation
-    starting after the failed one ended)"""
-    spans, parent = table.spans, table.parent
-    c = i
-    if spans[i].kind != _CLIENT:
-        p = parent[i]
-        if p < 0 or not table.calls_out[p]:
-            return False
-        c = p
-    grand = parent[c]
-    if grand < 0:
-        return False
-    name, done = spans[c].name, table.end[c]
-    return any(
-        parent[j] == grand and j != c and spans[j].name == name and table.start[j] >= done
-        for j in table.members[table.tix[c]]
-    )
-
-
-def blame_target(table: SpanTable, i: int) -> tuple[str, str]:
-    """(component, kind) a failing or slow span points at: its service, the callee of a
-    client span, or the uninstrumented peer of a leaf client span."""
-    s = table.spans[i]
-    if table.calls_out[i] and (s.kind == _CLIENT or s.kind == SpanKind.UNSPECIFIED):
-        callee = _callee(table, i)
-        if callee:
-            return callee, "service"
-    if not table.has_child[i] and calls_peer(s):
-        peer = peer_name(s)
-        if not peer and is_connection_failure(s):
-            peer = peer_in_text(s)
-        if peer and peer != s.service:
-            return peer, peer_kind(s)
-    if s.kind == _CLIENT and table.has_child[i]:
-        callee = _callee(table, i)
-        if callee:
-            return callee, "service"
-    return s.service, "service"
-
-
-def _broken_context(table: SpanTable, failing: list[int], relaying: set[int]) -> dict[int, int]:
-    """Failing traces that continue a failing leaf server span of the same service: a framework
-    that lost the trace context (Next.js is a known case) starts a new trace inside the
-    request. Maps the new trace's root to the leaf it continues."""
-    spans, parent, start, end, has_child = (
-        table.spans,
-        table.parent,
-        table.start,
-        table.end,
-        table.has_child,
-    )
-    leaves = [
-        i
-        for i in failing
-        if not has_child[i] and i not in relaying and spans[i].kind == SpanKind.SERVER
-    ]
-    if not leaves:
-        return {}
-    roots: dict[str, list[tuple[int, int]]] = {}
-    for i in failing:
-        s = spans[i]
-        if parent[i] < 0 and not s.parent_id and s.kind == SpanKind.SERVER and has_child[i]:
-            roots.setdefault(s.service, []).append((start[i], i))
-    if not roots:
-        return {}
-    for rows in roots.values():
-        rows.sort()
-    out: dict[int, int] = {}
-    for leaf in sorted(leaves, key=lambda i: (start[i], i)):
-        found = roots.get(spans[leaf].service)
-        if not found:
-            continue
-        rows = found
-        lo, hi = start[leaf], end[leaf]
-        # Same process, same clock: the new root starts and ends inside the leaf.
-        slack = (hi - lo) // 10
-        k = bisect_left(rows, (lo, -1))
-        while k < len(rows) and rows[k][0] <= hi:
-            r = rows[k][1]
-            if r not in out and end[r] <= hi + slack:
-                out[r] = leaf
-                break
-            k += 1
-    return out
-
-
-def _failing_ancestors(table: SpanTable, i: int, relays: dict[int, int]) -> int:
-    """How many failing spans one origin failure accounts for: itself and every failing span
-    above it, following a lost trace context back into the request it belongs to."""
-    parent, flag = table.parent, table.flag
-    n = 0
-    j = i
-    for _ in range(256):
-        if flag[j]:
-            n += 1
-        p = parent[j]
-        if p < 0:
-            p = relays.get(j, -1)
-        if p < 0:
-            break
-        j = p
-    return n
-
-
 # Traces whose structure is aggregated per window, at most (an even sample past that).
 MAX_SHAPE_TRACES = 1_000
 
@@ -233,10 +116,20 @@ def collect(
     """Aggregate one window (a set of traces of one table), reading the table's columns:
     the Python loops run over the traces, the cross-service spans, the peer calls and the
     failing spans of the window, not over all of its spans."""
+    ws = _tallied(table, traces)
+    chunks = _chunks(table, traces)
+    _paths(ws, max_path_traces, chunks)
+    ws.shape = collect_shape(table, traces, chunks, max_shape_traces)
+    return ws
+
+
+def _tallied(table: SpanTable, traces: list[int]) -> WindowStats:
+    """A window with what one pass over its spans gives: all but the sampled paths and
+    structure."""
     ws = WindowStats(table, traces)
     idx = list(chain.from_iterable(map(table.members.__getitem__, traces)))
     _entries(ws, traces)
-    callee_of = _edges(ws, idx)
+    _edges(ws, idx)
     _peers(ws, idx)
     _resources(ws, idx)
     for rkey, acc in ws.res_acc.items():
@@ -244,13 +137,70 @@ def collect(
     for a, b in ws.edges:
         ws.graph.add((a, b))
     _origins(ws, list(compress(idx, map(table.flag.__getitem__, idx))))
-    del idx
-    start, roots = table.start, table.roots
-    # Time chunks by rank of the trace's start over the whole window.
-    tchunk = dict(zip(traces, chunk_of([start[roots[t]] for t in traces]), strict=True))
-    _paths(ws, max_path_traces, callee_of, tchunk)
-    ws.shape = collect_shape(table, traces, tchunk, max_shape_traces)
     return ws
+
+
+def _chunks(table: SpanTable, traces: list[int]) -> dict[int, int]:
+    """Each trace's time chunk, by rank of its start over the whole window."""
+    start, roots = table.start, table.roots
+    return dict(zip(traces, chunk_of([start[roots[t]] for t in traces]), strict=True))
+
+
+# Spans a table must hold before `collect_pair` aggregates one window in a forked child:
+# below that, the fork and the transfer cost more than they save.
+PAIR_MIN_SPANS = 50_000
+
+
+def collect_pair(
+    table: SpanTable,
+    first: list[int],
+    second: list[int],
+    max_path_traces: int,
+    min_spans: int | None = None,
+) -> tuple[WindowStats, WindowStats]:
+    """`collect` of two windows of one table. On a big table (`min_spans`, default
+    PAIR_MIN_SPANS) a forked child aggregates all but the structure of the window with more
+    spans meanwhile; this process aggregates the other window and that structure (shares
+    that took about as long at 1M spans). Anything odd with the child: its share is
+    aggregated here, after the rest."""
+    if table.n < (PAIR_MIN_SPANS if min_spans is None else min_spans) or not can_fork():
+        return collect(table, first, max_path_traces), collect(table, second, max_path_traces)
+    size = table.members.__getitem__
+    swap = sum(map(len, map(size, first))) < sum(map(len, map(size, second)))
+    big, small = (second, first) if swap else (first, second)
+
+    def there() -> WindowStats:
+        ws = _tallied(table, big)
+        _paths(ws, max_path_traces, _chunks(table, big))
+        return ws
+
+    def here() -> tuple[WindowStats, Shape]:
+        shape = collect_shape(table, big, _chunks(table, big), MAX_SHAPE_TRACES)
+        return collect(table, small, max_path_traces), shape
+
+    (mine, shape), back = in_child(lambda: _detached(there()), here)
+    theirs = _attached(table, big, back) or there()
+    theirs.shape = shape
+    return (mine, theirs) if swap else (theirs, mine)
+
+
+# The fields of a window the child sends.
+_SENT = {f.name for f in fields(WindowStats) if f.name != "table"}
+
+
+def _detached(ws: WindowStats) -> dict[str, Any]:
+    """A window's aggregates without its table (the parent has it): what the child sends."""
+    return {f.name: getattr(ws, f.name) for f in fields(ws) if f.name != "table"}
+
+
+def _attached(table: SpanTable, traces: list[int], back: object) -> WindowStats | None:
+    """The child's window on this table again; None when what came back is not one."""
+    if not isinstance(back, dict) or back.keys() != _SENT or back["traces"] != traces:
+        return None
+    try:
+        return WindowStats(table, **back)
+    except TypeError:
+        return None
 
 
 def _entries(ws: WindowStats, traces: list[int]) -> None:
@@ -281,60 +231,56 @@ def _entries(ws: WindowStats, traces: list[int]) -> None:
     ws.end_ns = hi or 0
 
 
-def _edges(ws: WindowStats, idx: list[int]) -> dict[int, str]:
-    """Per caller -> callee service edge: calls, summed gap and summed callee time. Returns
-    the service each caller span called first (the critical paths need it again)."""
+def _edges(ws: WindowStats, idx: list[int]) -> None:
+    """Per caller -> callee service edge: calls, summed gap and summed callee time."""
     table = ws.table
     parent, svc, start, end = table.parent, table.service, table.start, table.end
     edges = ws.edges
-    callee_of: dict[int, str] = {}
     for i in compress(idx, map(table.cross.__getitem__, idx)):
         p = parent[i]
         ek = (svc[p], svc[i])
         e = edges.get(ek)
         if e is None:
             e = edges[ek] = [0, 0, 0]
-        if p not in callee_of:
-            callee_of[p] = ek[1]
         d = end[i] - start[i]
         e[0] += 1
         gap = (end[p] - start[p]) - d
         if gap > 0:
             e[1] += gap
         e[2] += d
-    return callee_of
 
 
 def _peers(ws: WindowStats, idx: list[int]) -> None:
     """Calls, time, kind and database system per uninstrumented peer (what childless calls
-    name), and the service -> peer edges."""
+    name), and the service -> peer edges. Tallied per (service, peer) pair first, then
+    folded per peer in the order the pairs first appear (so the peers' order too)."""
     table = ws.table
-    spans, svc, start, end, peer_col = (
-        table.spans,
-        table.service,
-        table.start,
-        table.end,
-        table.peer,
-    )
-    calls, kinds, dur, graph = ws.calls, ws.peer_kind, ws.peer_dur, ws.graph
+    svc, start, end, peer_col = table.service, table.start, table.end, table.peer
+    # (service, peer) -> [first span, calls, summed duration]
+    pairs: dict[tuple[str, str | None], list[int]] = {}
     for i in compress(idx, map(peer_col.__getitem__, idx)):
-        peer = peer_col[i]
-        sv = svc[i]
+        key = (svc[i], peer_col[i])
+        row = pairs.get(key)
+        if row is None:
+            pairs[key] = [i, 1, end[i] - start[i]]
+        else:
+            row[1] += 1
+            row[2] += end[i] - start[i]
+    calls, kinds, dur, graph = ws.calls, ws.peer_kind, ws.peer_dur, ws.graph
+    for (sv, peer), (first, n, d) in pairs.items():
         if peer == sv:
             continue
         assert peer is not None
-        seen = calls.get(peer)
-        if seen is None:
-            calls[peer] = 1
+        if peer not in calls:
+            calls[peer] = 0
             if peer not in kinds:
-                s = spans[i]
+                s = table.spans[first]
                 kinds[peer] = peer_kind(s)
                 system = db_system(s.attributes)
                 if system:
                     ws.peer_system[peer] = system
-        else:
-            calls[peer] = seen + 1
-        dur[peer] = dur.get(peer, 0) + (end[i] - start[i])
+        calls[peer] += n
+        dur[peer] = dur.get(peer, 0) + d
         graph.add((sv, peer))
 
 
@@ -350,7 +296,8 @@ def _resources(ws: WindowStats, idx: list[int]) -> None:
     mask = b""
     if not full:
         win = bytearray(n)
-        deque(map(setitem, repeat(win), idx, repeat(1)), 0)
+        for i in idx:
+            win[i] = 1
         mask = bytes(win)
     count = [0] * len(keys)
     dsum = [0] * len(keys)
@@ -400,7 +347,7 @@ def _origins(ws: WindowStats, origin_spans: list[int]) -> None:
         while j >= 0 and j not in failing_parents:
             failing_parents.add(j)
             j = parent[j]
-    relays = _broken_context(table, origin_spans, failing_parents)
+    relays = broken_context(table, origin_spans, failing_parents)
     failing_parents.update(relays.values())
     for i in origin_spans:
         if i in failing_parents:
@@ -425,8 +372,8 @@ def _origins(ws: WindowStats, origin_spans: list[int]) -> None:
             o.first_span = i
         if target != s.service:
             o.callers[s.service] = o.callers.get(s.service, 0) + 1
-        o.explained += _failing_ancestors(table, i, relays)
-        if _retried(table, i):
+        o.explained += failing_ancestors(table, i, relays)
+        if retried(table, i):
             o.retried += 1
         if len(o.examples) < 8:
             o.examples.append(i)
@@ -436,27 +383,16 @@ def _origins(ws: WindowStats, origin_spans: list[int]) -> None:
         o.operations[s.name] = o.operations.get(s.name, 0) + 1
 
 
-def _paths(
-    ws: WindowStats, max_path_traces: int, callee_of: dict[int, str], tchunk: dict[int, int]
-) -> None:
+def _paths(ws: WindowStats, max_path_traces: int, tchunk: dict[int, int]) -> None:
     """Critical-path time per hop on an even sample of the window's traces: a client span's
-    own time is an edge (network, queues, connection setup), a childless call's a hop to its
-    peer, any other span's its own."""
+    own time is an edge (network, queues, connection setup) to the service of its first
+    child in another service, a childless call's a hop to its peer, any other span's its
+    own."""
     table, traces = ws.table, ws.traces
-    spans, svc_col, kind_col, start, end = (
-        table.spans,
-        table.service,
-        table.kind,
-        table.start,
-        table.end,
-    )
-    calls_out, has_child, calls, peer_col, roots = (
-        table.calls_out,
-        table.has_child,
-        table.calls,
-        table.peer,
-        table.roots,
-    )
+    spans, svc_col, kind_col = table.spans, table.service, table.kind
+    start, end, roots, cross = table.start, table.end, table.roots, table.cross
+    calls_out, has_child, calls = table.calls_out, table.has_child, table.calls
+    peer_col = table.peer
     step = max(1, len(traces) // max(1, max_path_traces))
     path, lead, path_m, chunk_n, path_n = ws.path, ws.lead, ws.path_m, ws.chunk_n, ws.path_n
     sample = traces[::step]
@@ -468,14 +404,16 @@ def _paths(
         ws.sampled_root_ns += end[r] - start[r]
         chunk_n[ch] += 1
         per_trace.clear()
-        for idx, ns, ld in critical_path(table, r, table.children_of(t)):
+        children = table.children_of(t)
+        for idx, ns, ld in critical_path(table, r, children):
             if ns <= 0:
                 continue
             svc = svc_col[idx]
             k = kind_col[idx]
             hop: PathKey
             if (calls_out[idx] and k != SpanKind.SERVER) or (k == _CLIENT and has_child[idx]):
-                hop = ("edge", svc, callee_of.get(idx, svc))
+                callee = (svc_col[c] for c in children.get(idx, ()) if cross[c])
+                hop = ("edge", svc, next(callee, svc))
             elif calls[idx] and not has_child[idx]:  # a leaf call to a peer
                 hop = ("peer", svc, peer_col[idx] or spans[idx].name)
             else:

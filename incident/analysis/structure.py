@@ -30,7 +30,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import is_not, or_
 
+from incident.analysis.columns import op_ids
 from incident.analysis.trees import SpanTable
 from incident.analysis.variation import CHUNKS, Moments
 from incident.model import SpanKind
@@ -43,6 +46,8 @@ Pair = tuple[OpKey, OpKey]
 Context = OpKey | None
 CtxOp = tuple[Context, OpKey]
 CtxPair = tuple[Context, OpKey, OpKey]
+# Kinds of a span that calls out (see `_outbound_ops`).
+_OUT_KINDS = frozenset((SpanKind.CLIENT, SpanKind.PRODUCER))
 
 
 def _zeros() -> list[int]:
@@ -118,16 +123,10 @@ class Shape:
 
 
 def _op_ids(table: SpanTable) -> tuple[list[int], list[OpKey]]:
-    """An integer per distinct (service, span name), per span; computed once per table."""
-    cached = getattr(table, "_op_ids", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    ids: dict[OpKey, int] = {}
-    keys = zip(table.service, (s.name for s in table.spans), strict=True)
-    col = [ids.setdefault(k, len(ids)) for k in keys]
-    out = (col, list(ids))
-    object.__setattr__(table, "_op_ids", out)
-    return out
+    """An integer per distinct (service, span name), per span (`trees.build` fills it)."""
+    if len(table.op) != table.n:  # a table not made by `build`
+        table.op, table.op_keys = op_ids(table.spans, table.service)
+    return table.op, table.op_keys
 
 
 @dataclass
@@ -209,9 +208,10 @@ def _outbound_ops(table: SpanTable, opid: list[int], n_ops: int) -> bytearray:
     if cached is not None and len(cached) == n_ops:
         return cached  # type: ignore[no-any-return]
     out = bytearray(n_ops)
-    for o, kind, peer in zip(opid, table.kind, table.peer or [None] * table.n, strict=True):
-        if kind == SpanKind.CLIENT or kind == SpanKind.PRODUCER or peer is not None:
-            out[o] = 1
+    peer = table.peer or [None] * table.n
+    calling = map(or_, map(_OUT_KINDS.__contains__, table.kind), map(is_not, peer, repeat(None)))
+    for o in set(compress(opid, calling)):
+        out[o] = 1
     object.__setattr__(table, "_outbound", out)
     return out
 

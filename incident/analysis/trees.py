@@ -1,41 +1,51 @@
 """Trace assembly in columns: per-span parent index, trace index, failure flag and clock-skew
 corrected start/end, built once in linear time without touching the input spans.
 
-The meaning each analysis step reads is computed here once per span too: the failure flag,
-where the span ran (service, instance, version) and, for spans that call something else, the
-peer they call. Columns are filled by bulk passes (`map`, `compress`, slices) so that the
-Python loops run over the spans that need a decision only.
+The meaning each analysis step reads is computed once per span too (see `columns`): the
+failure flag, where the span ran (service, instance, version), its operation and, for spans
+that call something else, the peer they call. Columns are filled by bulk passes (`map`,
+`compress`, slices) so that the Python loops run over the spans that need a decision only.
+
+On a big input a forked child links the spans (the parent index of each, and whether any
+chain is a cycle) while this process reads the columns each span gives on its own; the child
+sends the parent indexes back as one int64 array. A child that fails is done without: the
+spans are linked here then (see `forked`).
 """
 
 from __future__ import annotations
 
 import gc
+import time
 from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import compress, pairwise, repeat
-from operator import attrgetter, eq, ge, gt, is_not, lt, methodcaller, ne, or_
+from itertools import compress, repeat
+from operator import and_, attrgetter, eq, ge, lt, ne
 
-from incident.analysis.semconv import GRPC_CODE_KEY, failure_flag, peer_of_attributes
+from incident.analysis.columns import OpKey as OpKey
+from incident.analysis.columns import ResKey as ResKey
+from incident.analysis.columns import (
+    calls_and_peers,
+    flags,
+    op_ids,
+    resource_columns,
+)
+from incident.analysis.columns import resource_key as resource_key
+from incident.analysis.forked import can_fork, patience, spawn
 from incident.model import Span, SpanKind
 
-_SERVER, _CLIENT, _UNSPEC, _PRODUCER, _CONSUMER, _INTERNAL = (
+_SERVER, _CLIENT, _UNSPEC, _PRODUCER, _CONSUMER = (
     SpanKind.SERVER,
     SpanKind.CLIENT,
     SpanKind.UNSPECIFIED,
     SpanKind.PRODUCER,
     SpanKind.CONSUMER,
-    SpanKind.INTERNAL,
 )
-
-
-_HTTP_NEW, _HTTP_OLD = "http.response.status_code", "http.status_code"
-# A tuple, not a set: attribute values may be unhashable, and 200 is found first anyway.
-_OK_CODES = (200, 204, 201, 202, 301, 302, 304, "200", "201", "204")
-_GRPC_OK = (0, "0", "OK")
 _NEG = -1
+# Kinds of a callee span the skew correction may move.
+_SKEWABLE = frozenset((_SERVER, _UNSPEC))
 _TRACE_ID, _SPAN_ID, _PARENT_ID = (
     attrgetter("trace_id"),
     attrgetter("span_id"),
@@ -47,9 +57,9 @@ _START, _END, _KIND, _SERVICE = (
     attrgetter("kind"),
     attrgetter("service"),
 )
-_STATUS, _ATTRIBUTES = attrgetter("status"), attrgetter("attributes")
-_RESOURCE = attrgetter("resource")
-_GET_NEW, _GET_GRPC = methodcaller("get", _HTTP_NEW), methodcaller("get", GRPC_CODE_KEY)
+# Spans a table must hold before a forked child links them (see above): below that, the
+# fork and the transfer cost more than they save.
+LINK_MIN_SPANS = 50_000
 
 
 @dataclass
@@ -81,6 +91,9 @@ class SpanTable:
     # of them names (None when it names none; None too for every other span).
     calls: bytearray = field(default_factory=bytearray)
     peer: list[str | None] = field(default_factory=list)
+    # An integer per distinct operation (service, span name), per span; the operations.
+    op: list[int] = field(default_factory=list)
+    op_keys: list[OpKey] = field(default_factory=list)
     orphans: int = 0
     duplicates: int = 0
     cycles: int = 0
@@ -114,14 +127,15 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def build(spans: Sequence[Span]) -> SpanTable:
+def build(spans: Sequence[Span], *, fork_min_spans: int | None = None) -> SpanTable:
     """Index, link and skew-correct the spans; count what had to be repaired; fill the
-    semantic columns."""
+    semantic columns. From `fork_min_spans` spans on (default LINK_MIN_SPANS) a forked
+    child links the spans while this process reads the other columns."""
     with _gc_paused():
-        return _build(spans)
+        return _build(spans, LINK_MIN_SPANS if fork_min_spans is None else fork_min_spans)
 
 
-def _build(spans: Sequence[Span]) -> SpanTable:
+def _build(spans: Sequence[Span], fork_min_spans: int) -> SpanTable:
     # Columns are plain lists while they are built (reading an array boxes every int) and
     # packed into arrays at the end; exceptions (cut links, skew, cycles) are found in bulk
     # passes so that the Python loops run over them only.
@@ -130,7 +144,95 @@ def _build(spans: Sequence[Span]) -> SpanTable:
     tmap = {t: k for k, t in enumerate(dict.fromkeys(tids))}
     tix = list(map(tmap.__getitem__, tids))
     del tids
-    parent, orphans, cycles, duplicates = _link(spans, tix)
+    child = (
+        spawn(lambda: _links(spans, tix)) if n >= max(fork_min_spans, 2) and can_fork() else None
+    )
+    started = time.monotonic()
+    try:
+        own = _own_columns(spans, tix, len(tmap))
+    except BaseException:
+        if child is not None:
+            child.close(kill=True)
+        raise
+    got = _unpacked(child.receive(patience(started)), n) if child is not None else None
+    parent, orphans, cycles, duplicates = got[0] if got else _link(spans, tix)
+    start, end, kind, svc, members = own.start, own.end, own.kind, own.svc, own.members
+    # Read while the child looks for cycles: a cycle (rare) means reading them again.
+    marks = _child_marks(parent, tix, svc, kind, start, end, members)
+    cyclic = child.receive(patience(started)) if got and child is not None else None
+    if child is not None:
+        child.close(kill=cyclic is None)
+    if not isinstance(cyclic, bool):
+        cyclic = _has_cycle(parent)
+    if cyclic:
+        cycles, skew_adjusted = _link_and_skew(range(n), parent, start, end, svc, kind, cycles)
+        marks = _child_marks(parent, tix, svc, kind, start, end, members)
+    else:
+        # The skew pass cuts no link without a cycle: the marks hold for it already.
+        skewed = marks.skewed
+        # Whether a child must move depends only on where it lies against its parent as read
+        # (a correction shifts the whole subtree), so only traces holding such a child are
+        # walked.
+        skew_adjusted = 0
+        if skewed:
+            walk = [i for t in sorted({tix[k] for k in skewed}) for i in members[t]]
+            _, skew_adjusted = _link_and_skew(walk, parent, start, end, svc, kind, 0)
+    peer = own.peer
+    for i in compress(range(n), map(and_, own.calls, marks.has_child)):
+        peer[i] = None  # a call with a child names its peer by that child's service
+    res, res_keys, res_runs = own.res
+    table = SpanTable(
+        spans,
+        list(tmap),
+        own.tix,
+        got[1] if got and not cyclic else array("q", parent),  # no cut: the child's column
+        start,
+        end,
+        own.flag,
+        members,
+        marks.roots,
+        marks.calls_out,
+        svc,
+        kind,
+        marks.has_child,
+        res,
+        res_keys,
+        res_runs,
+        marks.cross,
+        own.calls,
+        peer,
+        *own.ops,
+        orphans=orphans,
+        duplicates=duplicates,
+        cycles=cycles,
+        skew_adjusted=skew_adjusted,
+    )
+    if orphans:
+        table.warnings.append(f"{orphans} spans reference a parent that is not in the input")
+    if cycles:
+        table.warnings.append(f"{cycles} parent cycles were broken")
+    return table
+
+
+@dataclass
+class _Own:
+    """The columns read from each span alone (see `columns`), and each trace's spans."""
+
+    tix: array[int]
+    start: list[int]
+    end: list[int]
+    kind: list[int]
+    svc: list[str]
+    members: list[list[int]]
+    flag: bytearray
+    res: tuple[list[int], list[ResKey], list[tuple[int, int, int]]]
+    calls: bytearray
+    peer: list[str | None]
+    ops: tuple[list[int], list[OpKey]]
+
+
+def _own_columns(spans: Sequence[Span], tix: list[int], n_traces: int) -> _Own:
+    n = len(spans)
     # Lists here: their ints are the spans' own objects, so they cost only a pointer each.
     start = list(map(_START, spans))
     end = list(map(_END, spans))
@@ -138,47 +240,39 @@ def _build(spans: Sequence[Span]) -> SpanTable:
         end = [e if e >= s else s for e, s in zip(end, start, strict=True)]
     kind = list(map(_KIND, spans))
     svc = list(map(_SERVICE, spans))
-    members: list[list[int]] = [[] for _ in range(len(tmap))]
+    members: list[list[int]] = [[] for _ in range(n_traces)]
     deque(map(list.append, map(members.__getitem__, tix), range(n)), 0)
-    if _has_cycle(parent):
-        cycles, skew_adjusted = _link_and_skew(range(n), parent, start, end, svc, kind, cycles)
-    else:
-        # Whether a child must move depends only on where it lies against its parent as read
-        # (a correction shifts the whole subtree), so only traces holding such a child are
-        # walked.
-        skewed = _skew_candidates(parent, start, end, svc, kind)
-        skew_adjusted = 0
-        if skewed:
-            walk = [i for t in sorted({tix[k] for k in skewed}) for i in members[t]]
-            _, skew_adjusted = _link_and_skew(walk, parent, start, end, svc, kind, 0)
-    has_child, calls_out, cross = _child_marks(parent, svc)
-    table = SpanTable(
-        spans,
-        list(tmap),
-        array("l", tix),
-        array("q", parent),
-        start,
-        end,
-        _flags(spans, kind),
-        members,
-        _roots(parent, tix, start, members),
-        calls_out,
-        svc,
-        kind,
-        has_child,
-        cross=cross,
-        orphans=orphans,
-        duplicates=duplicates,
-        cycles=cycles,
-        skew_adjusted=skew_adjusted,
+    calls, peer = calls_and_peers(spans, kind)
+    res = resource_columns(spans, svc)
+    ops = op_ids(spans, svc)
+    return _Own(
+        array("l", tix), start, end, kind, svc, members, flags(spans, kind), res, calls, peer, ops
     )
-    _resource_columns(table)
-    _peer_columns(table)
-    if orphans:
-        table.warnings.append(f"{orphans} spans reference a parent that is not in the input")
-    if cycles:
-        table.warnings.append(f"{cycles} parent cycles were broken")
-    return table
+
+
+# (parent index per span, orphans, cycles cut, repeated span ids)
+Links = tuple[list[int], int, int, int]
+# The same from the child: the parent indexes as the bytes of an int64 array.
+PackedLinks = tuple[bytes, int, int, int]
+
+
+def _links(spans: Sequence[Span], tix: list[int]) -> Iterator[PackedLinks | bool]:
+    """What the child sends: the links, then whether a parent cycle is left."""
+    parent, orphans, cycles, duplicates = _link(spans, tix)
+    yield array("q", parent).tobytes(), orphans, cycles, duplicates
+    yield _has_cycle(parent)
+
+
+def _unpacked(back: object, n: int) -> tuple[Links, array[int]] | None:
+    """The child's links, and its parent indexes as an array too; None when what came
+    back is not the links of `n` spans."""
+    if not isinstance(back, tuple) or len(back) != 4 or not isinstance(back[0], bytes):
+        return None
+    if len(back[0]) != 8 * n or not all(type(v) is int for v in back[1:]):
+        return None
+    col: array[int] = array("q")
+    col.frombytes(back[0])
+    return (col.tolist(), back[1], back[2], back[3]), col
 
 
 def _link(spans: Sequence[Span], tix: list[int]) -> tuple[list[int], int, int, int]:
@@ -225,139 +319,57 @@ def _link(spans: Sequence[Span], tix: list[int]) -> tuple[list[int], int, int, i
     return parent, orphans, cycles, duplicates
 
 
-def _child_marks(parent: list[int], svc: list[str]) -> tuple[bytearray, bytearray, bytearray]:
-    """(has a child, has a child in another service, has its parent in another service) per
-    span."""
+@dataclass
+class _Marks:
+    """What each span's link says about it and its parent (see `_child_marks`)."""
+
+    has_child: bytearray
+    calls_out: bytearray  # a child in another service
+    cross: bytearray  # the parent in another service
+    roots: list[int]
+    # Children sticking out of their parent on another service's clock: the spans the skew
+    # correction may move (with their subtrees).
+    skewed: list[int]
+
+
+def _child_marks(
+    parent: list[int],
+    tix: list[int],
+    svc: list[str],
+    kind: list[int],
+    start: list[int],
+    end: list[int],
+    members: list[list[int]],
+) -> _Marks:
+    """One pass over the links. The root of a trace is its earliest-starting span without a
+    parent (the first span of a trace that is nothing but a cycle)."""
     n = len(parent)
     has_child = bytearray(n)
     calls_out = bytearray(n)
     cross = bytearray(n)
+    roots = [-1] * len(members)
+    skewed: list[int] = []
     for i, p in enumerate(parent):
         if p >= 0:
             has_child[p] = 1
             if svc[p] != svc[i]:
                 calls_out[p] = 1
                 cross[i] = 1
-    return has_child, calls_out, cross
-
-
-def _roots(
-    parent: list[int], tix: list[int], start: list[int], members: list[list[int]]
-) -> list[int]:
-    """One root per trace: its earliest-starting span without a parent (the first span of a
-    trace that is nothing but a cycle)."""
-    roots = [-1] * len(members)
-    for i in compress(range(len(parent)), map(_NEG.__eq__, parent)):
-        t = tix[i]
-        best = roots[t]
-        if best < 0 or start[i] < start[best]:
-            roots[t] = i
+                if (
+                    (start[i] < start[p] or end[i] > end[p])
+                    and kind[i] in _SKEWABLE
+                    and kind[p] != _PRODUCER
+                ):
+                    skewed.append(i)
+        else:
+            t = tix[i]
+            best = roots[t]
+            if best < 0 or start[i] < start[best]:
+                roots[t] = i
     for t, r in enumerate(roots):
         if r < 0:
             roots[t] = members[t][0]  # nothing but a cycle: its first span stands in
-    return roots
-
-
-# Where a span ran: (service, instance, version).
-ResKey = tuple[str, str | None, str | None]
-_INSTANCE_KEYS = ("k8s.pod.name", "host.name", "service.instance.id", "container.id")
-# Span attributes that can change where a span ran (see `resource_key`).
-_RES_ATTR_KEYS = frozenset((*_INSTANCE_KEYS, "service.version"))
-_RES_ATTR_ORDER = (*_INSTANCE_KEYS, "service.version")
-
-
-def resource_key(span: Span, *, span_attributes: bool = True) -> ResKey:
-    """Where a span ran: resource attributes first, then span attributes, where Zipkin and
-    some agents put the version, pod and host."""
-    sources = (span.resource, span.attributes) if span_attributes else (span.resource,)
-    inst = None
-    for key in _INSTANCE_KEYS:
-        # A pod named in a span tag beats an address-derived id on the resource.
-        inst = next((str(a[key]) for a in sources if a and a.get(key)), None)
-        if inst:
-            break
-    ver = next((str(a["service.version"]) for a in sources if a and a.get("service.version")), None)
-    return (span.service, inst, ver)
-
-
-def _span_resource_key(
-    s: Span, base: ResKey, cache: dict[tuple[ResKey, tuple[object, ...]], ResKey]
-) -> ResKey:
-    """The resource key of a span whose resource left the instance or version unsaid: the
-    span's own attributes may tell (`base` is the key of its resource alone)."""
-    attrs = s.attributes
-    if not attrs or attrs.keys().isdisjoint(_RES_ATTR_KEYS):
-        return base
-    values = tuple(map(attrs.get, _RES_ATTR_ORDER))
-    try:
-        ck = (base, values)
-        hit = cache.get(ck)
-    except TypeError:  # an unhashable attribute value: no caching
-        return resource_key(s)
-    if hit is None:
-        hit = cache[ck] = resource_key(s)
-    return hit
-
-
-def _runs(col: list[int]) -> list[tuple[int, int, int]]:
-    """(first, past the last, value) of each run of equal values in `col`."""
-    n = len(col)
-    if not n:
-        return []
-    cuts = [0, *compress(range(1, n), map(ne, col[1:], col[:-1])), n]
-    return [(a, b, col[a]) for a, b in pairwise(cuts)]
-
-
-def _resource_columns(table: SpanTable) -> None:
-    """Fill `res`, `res_keys` and `res_runs`. An export lists a resource's spans together:
-    a run of spans sharing one resource and service is keyed once, unless its resource
-    leaves the instance or version unsaid (then each span's tags are read)."""
-    spans, svc = table.spans, table.service
-    n = len(spans)
-    resources = list(map(_RESOURCE, spans))
-    changes = map(or_, map(is_not, resources[1:], resources[:-1]), map(ne, svc[1:], svc[:-1]))
-    cuts = [0, *compress(range(1, n), changes), n] if n else [0]
-    del resources
-    keys: dict[ResKey, int] = {}
-    base_of: dict[tuple[int, str], ResKey] = {}
-    by_attrs: dict[tuple[ResKey, tuple[object, ...]], ResKey] = {}
-    res: list[int] = []
-    for a, b in pairwise(cuts):
-        s = spans[a]
-        ck = (id(s.resource), svc[a])
-        base = base_of.get(ck)
-        if base is None:
-            base = base_of[ck] = resource_key(s, span_attributes=False)
-        if base[1] is None or base[2] is None:
-            for i in range(a, b):
-                k = _span_resource_key(spans[i], base, by_attrs)
-                res.append(keys.setdefault(k, len(keys)))
-        else:
-            res.extend(repeat(keys.setdefault(base, len(keys)), b - a))
-    table.res, table.res_keys, table.res_runs = res, list(keys), _runs(res)
-
-
-# Per kind, whether a span of it calls something else: 1 yes, 0 no, 2 when its attributes
-# describe a database call (see `semconv.calls_peer`).
-_KIND_CALLS: dict[int, int] = {_CLIENT: 1, _PRODUCER: 1, _SERVER: 0, _CONSUMER: 0}
-
-
-def _peer_columns(table: SpanTable) -> None:
-    """Fill `calls` (the span calls something else) and `peer` (the peer a childless such
-    span names)."""
-    spans, has_child = table.spans, table.has_child
-    n = len(spans)
-    calls = bytearray(n)
-    peer: list[str | None] = [None] * n
-    verdict = list(map(_KIND_CALLS.get, table.kind, repeat(2)))
-    for i in compress(range(n), verdict):
-        a = spans[i].attributes
-        if verdict[i] == 2 and not (a and ("db.system" in a or "db.system.name" in a)):
-            continue
-        calls[i] = 1
-        if not has_child[i] and a:
-            peer[i] = peer_of_attributes(a)
-    table.calls, table.peer = calls, peer
+    return _Marks(has_child, calls_out, cross, roots, skewed)
 
 
 def _has_cycle(parent: list[int]) -> bool:
@@ -375,30 +387,6 @@ def _has_cycle(parent: list[int]) -> bool:
         return True
     # A cycle whose length is a power of two is stable too: its members are not roots.
     return any(map(ge, map(parent.__getitem__, up), repeat(0)))
-
-
-def _skew_candidates(
-    parent: list[int], start: list[int], end: list[int], svc: list[str], kind: list[int]
-) -> list[int]:
-    """Children sticking out of their parent on another service's clock: the spans the skew
-    correction may move (with their subtrees)."""
-    out = map(
-        or_,
-        map(lt, start, map(start.__getitem__, parent)),
-        map(gt, end, map(end.__getitem__, parent)),
-    )
-    found = []
-    for k in compress(range(len(parent)), out):
-        p = parent[k]
-        if (
-            p >= 0
-            and svc[k] != svc[p]
-            and kind[k] in (_SERVER, _UNSPEC)
-            and kind[p] != _PRODUCER
-            and kind[k] != _CONSUMER
-        ):
-            found.append(k)
-    return found
 
 
 def _link_and_skew(
@@ -455,28 +443,3 @@ def _link_and_skew(
                 start[k] += off
                 end[k] += off
     return cycles, skew_adjusted
-
-
-def _flags(spans: Sequence[Span], kind: list[int]) -> bytearray:
-    """Failure flag per span; only spans that may have failed are judged in full."""
-    flag = bytearray(len(spans))
-    for i, s in enumerate(spans):
-        if s.status == 2:
-            flag[i] = failure_flag(s)
-        elif kind[i] != _INTERNAL:
-            # Proxies (Envoy) report 5xx in attributes and leave the status unset; a server
-            # answering 4xx (the client's mistake) is unset by the rules too.
-            attrs = s.attributes
-            if not attrs:
-                continue
-            code = attrs.get(_HTTP_NEW)
-            if code is None:
-                code = attrs.get(_HTTP_OLD)
-            if code is not None:
-                if code not in _OK_CODES:
-                    flag[i] = failure_flag(s)
-                continue
-            g = attrs.get(GRPC_CODE_KEY)
-            if (g not in _GRPC_OK) if g is not None else "error" in attrs:
-                flag[i] = failure_flag(s)
-    return flag

@@ -13,13 +13,9 @@ something that does not decode (its share is then converted here).
 
 from __future__ import annotations
 
-import contextlib
 import operator
 import os
-import select
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterable, Sized
 from itertools import chain, compress, repeat
@@ -28,6 +24,7 @@ from typing import Any
 
 import msgspec
 
+from incident.forking import can_fork, fork_with_pipe, read_exact, reap
 from incident.ingest.otlp_spans import ResourceSpansJ, SpanSink, resource_of
 from incident.ingest.toolkit import INTERN_CHARS, Tally
 from incident.model import Span, SpanEvent, SpanLink
@@ -88,17 +85,6 @@ _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(_Frame | _Done)
 
 
-def can_fork() -> bool:
-    """Whether a second core and a safe fork are at hand."""
-    if not hasattr(os, "fork") or threading.active_count() > 1:
-        return False
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return cpus >= 2
-
-
 def convert(
     lists: Iterable[list[ResourceSpansJ]], sink: SpanSink, min_spans: int | None = None
 ) -> bool:
@@ -123,7 +109,7 @@ def convert(
         _convert_here(head, resources, sink)
     except BaseException:
         os.close(fd)
-        _reap(pid, kill=True)
+        reap(pid, kill=True)
         raise
     del head
     wait = max(MIN_WAIT_S, 4 * (time.monotonic() - started))
@@ -183,27 +169,7 @@ def _convert_here(segments: list[Segment], resources: list[Resource], sink: Span
 
 def _fork(tail: list[Segment]) -> tuple[int, int] | None:
     """(child pid, read end of its pipe), or None when the fork fails."""
-    try:
-        fd, wfd = os.pipe()
-    except OSError:
-        return None
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(fd)
-        os.close(wfd)
-        return None
-    if pid == 0:  # pragma: no cover - runs in the child, which never returns
-        code = 1
-        try:
-            os.close(fd)
-            _child(tail, wfd)
-            code = 0
-        finally:
-            # No atexit handlers, no flushing of buffers the parent still owns.
-            os._exit(code)
-    os.close(wfd)
-    return pid, fd
+    return fork_with_pipe(lambda wfd: _child(tail, wfd))
 
 
 def _child(tail: list[Segment], wfd: int) -> None:
@@ -264,8 +230,8 @@ def _collect(
     try:
         with open(fd, "rb", buffering=0, closefd=True) as pipe:
             while done is None:
-                header = _read_exact(pipe, _HEADER, deadline)
-                body = header and _read_exact(pipe, int.from_bytes(header, "little"), deadline)
+                header = read_exact(pipe, _HEADER, deadline)
+                body = header and read_exact(pipe, int.from_bytes(header, "little"), deadline)
                 if body is None:
                     break
                 msg = _DECODER.decode(body)
@@ -276,43 +242,12 @@ def _collect(
                     spans.extend(_rebuild(msg, resources, shared))
     except (OSError, ValueError, TypeError, msgspec.DecodeError):
         done = None
-    ok = _reap(pid, kill=done is None)
+    ok = reap(pid, kill=done is None)
     if done is None or not ok or len(done.counters) != len(_COUNTERS):
         return None
     for name, count in zip(_COUNTERS, done.counters, strict=True):
         setattr(sink.tally, name, getattr(sink.tally, name) + count)
     return spans
-
-
-def _read_exact(pipe: Any, size: int, deadline: float) -> bytearray | None:
-    """`size` bytes from the pipe; None at end of file or past the deadline."""
-    buf = bytearray(size)
-    got = 0
-    with memoryview(buf) as view:
-        while got < size:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([pipe], [], [], left)[0]:
-                return None
-            n = pipe.readinto(view[got:])
-            if not n:
-                return None
-            got += n
-    return buf
-
-
-def _reap(pid: int, kill: bool) -> bool:
-    """Wait for the child (killing it first if asked); whether it exited cleanly."""
-    if kill:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-        except InterruptedError:  # pragma: no cover - retried by Python since 3.5
-            continue
-        except ChildProcessError:
-            return False
-        return os.waitstatus_to_exitcode(status) == 0 and not kill
 
 
 def _rebuild(frame: _Frame, resources: list[Resource], shared: dict[str, str]) -> list[Span]:
