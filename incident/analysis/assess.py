@@ -121,12 +121,13 @@ def _split(
     before the change point found in the data (alerts as hints), else nothing."""
     all_traces = list(range(len(t.members)))
     cap = config.max_path_traces
-    if btable is not None and _clear_onset(t) is not None:
+    if btable is not None and _calm_part_holds_more(t, btable):
         # Same data, same request mix, minutes apart: the export's own calm part is the
-        # closer comparison than a capture from another time.
+        # closer comparison than a capture from another time that barely holds the service.
         bundle.quality.warn(
             "one service's spans all became several times as long at one moment inside the "
-            "export: its calm part before that moment is the comparison, not the --baseline"
+            "export, and the part before that moment holds more of that service than the "
+            "--baseline does: that part is the comparison, not the --baseline"
         )
         btable = None
     if btable is not None:
@@ -169,6 +170,17 @@ def _split(
     w.incident_end = iso(change.end_ns)
     w.baseline_start, w.baseline_end = iso(base.start_ns), iso(change.start_ns)
     return inc, base, change
+
+
+def _calm_part_holds_more(t: SpanTable, btable: SpanTable) -> bool:
+    """Did one service's own time change clearly inside the export, with more of that
+    service's spans before the change than in the baseline capture?"""
+    onset = _clear_onset(t)
+    if onset is None or onset.where is None:
+        return False
+    where, at = onset.where, onset.start_ns
+    calm = sum(1 for sv, st in zip(t.service, t.start, strict=True) if sv == where and st < at)
+    return calm > btable.service.count(where)
 
 
 def _clear_onset(t: SpanTable) -> ChangePoint | None:

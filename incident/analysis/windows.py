@@ -16,6 +16,8 @@ class ChangePoint:
     end_ns: int | None  # when the series returned to normal, if it did
     peak_ns: int | None
     strength: float
+    # The service whose own change marks the onset (the per-service fallback), if one does.
+    where: str | None = None
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -304,14 +306,14 @@ def find_service_change(
     series: dict[str, list[tuple[float, float]]] = {}
     for (sv, _), (total, count, first) in per.items():
         series.setdefault(sv, []).append((first, total / count))
-    best_t, best_at = 0.0, 0
+    best_t, best_at, where = 0.0, 0, ""
     for sv in sorted(series):
         t, at = _service_split(sorted(series[sv]))
         if t > best_t:
-            best_t, best_at = t, at
+            best_t, best_at, where = t, at, sv
     if best_t < SVC_MIN_T:
         return None
-    return ChangePoint(best_at, None, None, best_t)
+    return ChangePoint(best_at, None, None, best_t, where)
 
 
 def _service_split(points: list[tuple[float, float]]) -> tuple[float, int]:
