@@ -183,6 +183,30 @@ def test_parallel_matches_sequential_on_hostile_spans(
     assert collected == [True, True]
 
 
+def _jsonl() -> bytes:
+    """Collector JSON Lines: typed trace lines, a line the typed structs do not fit (read as
+    generic JSON, between them), a log line and a metric line."""
+    lines = [_export(400), _export(300)]
+    odd = json.loads(_export(50))
+    odd["resourceSpans"][0]["resource"]["attributes"][0]["key"] = 7  # a foreign type
+    lines.append(json.dumps(odd).encode())
+    log = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": {"stringValue": "x"}}]}]}]}
+    lines.append(json.dumps(log).encode())
+    lines += [_export(500), b'{"resourceMetrics": []}', _export(200)]
+    return b"\n".join(lines) + b"\n"
+
+
+def test_json_lines_convert_on_two_cores_in_line_order(forks: list[int]) -> None:
+    data = _jsonl()
+    sequential = otlp_json.read_jsonl(data, "x.jsonl", min_spans=10**9)
+    assert not forks
+    both = otlp_json.read_jsonl(data, "x.jsonl", min_spans=1)
+    # The lines before the generic one, then the lines after it: two conversions.
+    assert len(forks) == 2
+    _same(both, sequential)
+    assert len(both.logs) == len(sequential.logs) == 1
+
+
 def test_parallel_spans_share_resources_and_strings(forks: list[int]) -> None:
     bundle = _read(DATA, min_spans=1)
     assert len(forks) == 1

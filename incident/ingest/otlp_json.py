@@ -184,26 +184,52 @@ def read_object(obj: object, name: str) -> Bundle:
 # --- JSON Lines, as the Collector file exporter writes them -------------------------------
 
 
-def read_jsonl(data: bytes, name: str) -> Bundle:
-    """Trace, log and metric lines mixed: spans and logs are kept, metrics counted."""
-    lines = _Lines(name)
+def read_jsonl(data: bytes, name: str, min_spans: int | None = None) -> Bundle:
+    """Trace, log and metric lines mixed: spans and logs are kept, metrics counted.
+
+    The typed lines' spans are converted together at the end (on two cores when they are
+    many, see parallel; `min_spans` overrides parallel.MIN_SPANS), in line order."""
+    lines = _Lines(name, min_spans)
     with Paused():
         for lineno, line in iter_lines(data):
             lines.read(lineno, line)
+        lines.flush()
     return lines.bundle()
 
 
 class _Lines:
     """What the lines of a JSON Lines export held, gathered as they are read."""
 
-    __slots__ = ("bad_logs", "garbage", "logs", "metrics", "name", "sink", "tally")
+    __slots__ = (
+        "bad_logs",
+        "garbage",
+        "logs",
+        "metrics",
+        "min_spans",
+        "name",
+        "pending",
+        "sink",
+        "tally",
+    )
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, min_spans: int | None = None) -> None:
         self.name = name
         self.tally = Tally(name)
         self.sink = SpanSink(self.tally)
         self.logs: list[LogRecord] = []
         self.bad_logs = self.metrics = self.garbage = 0
+        # The typed lines' resource lists, spans still raw, converted by `flush`.
+        self.pending: list[list[ResourceSpansJ]] = []
+        self.min_spans = min_spans
+
+    def flush(self) -> None:
+        """Convert the spans of the typed lines read so far, in order."""
+        pending, self.pending = self.pending, []
+        if pending and not parallel.convert(pending, self.sink, self.min_spans):
+            for lst in pending:
+                for rs in lst:
+                    self.sink.resource(rs)
+                lst.clear()
 
     def read(self, lineno: int, line: memoryview) -> None:
         try:
@@ -215,7 +241,7 @@ class _Lines:
             self.garbage += 1
             return
         if has_spans_envelope(doc):
-            spans_from_doc(doc, self.sink)
+            self.pending.extend(_resource_lists(doc))
         elif doc.resource_logs is None and doc.resource_metrics is None:
             # Valid JSON with none of the OTLP keys (an empty resourceSpans is fine).
             raw_line = bytes(line)
@@ -240,6 +266,7 @@ class _Lines:
             self.garbage += 1
             return
         if looks_like_otlp_traces(obj):
+            self.flush()  # the lines before it first: spans keep the file's order
             spans_from_obj(obj, self.sink)
         elif isinstance(obj, dict) and "resourceLogs" in obj:
             self._logs(obj, lineno)
