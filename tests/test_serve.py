@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -396,6 +397,26 @@ def test_restart_resumes_queued_and_leased_items(tmp_path: Path) -> None:
     q.close()
     with receiver(s) as rx:
         assert rx.settle() == {"ready": 0, "leased": 0, "done": 2, "dead": 0}
+
+
+def test_old_delivered_items_are_forgotten_and_dead_letters_kept(tmp_path: Path) -> None:
+    """A receiver that runs for months keeps a bounded queue file: delivered items finished
+    more than keep_done_s ago go at start (and hourly), recent ones and dead letters stay;
+    keep_done_s = 0 keeps everything."""
+    s = settings(tmp_path)
+    q = Queue(s.queue)
+    ids = [q.enqueue("alertmanager", PROM.read_bytes()) for _ in range(4)]
+    for item_id in ids[:3]:
+        q.ack(item_id)
+    q.bury(ids[3], "a revoked URL")
+    old = time.time() - 8 * 86400
+    with sqlite3.connect(s.queue) as db:
+        db.execute("UPDATE items SET finished_at = ? WHERE id IN (?, ?)", (old, ids[0], ids[3]))
+    q.close()
+    with receiver(replace(s, keep_done_s=0)) as rx:
+        assert rx.settle() == {"ready": 0, "leased": 0, "done": 3, "dead": 1}
+    with receiver(s) as rx:
+        assert rx.settle() == {"ready": 0, "leased": 0, "done": 2, "dead": 1}
 
 
 def test_healthz_and_metrics(tmp_path: Path) -> None:

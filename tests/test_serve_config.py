@@ -67,6 +67,7 @@ path = "{tmp_path / "file-out"}"
         ('[[destinations]]\nkind = "slack"\nurl = "https://hooks.example/x"\n', "url_env"),
         ('[sources.nagios]\nverify = "token"\n', "unknown source"),
         ("colour = 3\n", "unknown setting"),
+        ("keep_done_s = -1\n", "keep_done_s must be a non-negative number"),
         ("listen = [", "not valid TOML"),
     ],
 )

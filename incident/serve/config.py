@@ -56,6 +56,7 @@ _TOP = {
     "backoff_max_s",
     "lease_s",
     "flap_window_s",
+    "keep_done_s",
     "post_timeout_s",
     "workers",
     "sources",
@@ -110,6 +111,8 @@ class Settings:
     # A group that fires again this soon after its resolution is flapping: not re-posted.
     flap_window_s: float = 300.0
     post_timeout_s: float = 10.0
+    # Delivered items are forgotten this long after they were finished (0: kept forever).
+    keep_done_s: float = 7 * 86400.0
     # Worker threads: posts wait on the network, so a few overlap well.
     workers: int = 4
     sources: dict[str, SourceRule] = field(default_factory=dict)
@@ -171,6 +174,7 @@ def load_settings(
         lease_s=_number(doc, "lease_s", settings.lease_s, where),
         flap_window_s=_number(doc, "flap_window_s", settings.flap_window_s, where),
         post_timeout_s=_number(doc, "post_timeout_s", settings.post_timeout_s, where),
+        keep_done_s=_number(doc, "keep_done_s", settings.keep_done_s, where),
         workers=int(_number(doc, "workers", settings.workers, where)),
         sources=_sources(doc.get("sources", {}), where, environ),
         destinations=_destinations(

@@ -230,6 +230,17 @@ class Queue:
             )
             return cur.rowcount
 
+    def prune(self, older_than_s: float) -> int:
+        """Forget delivered items finished more than `older_than_s` ago (their rows, with no
+        body, only fed the counts): a receiver that runs for months keeps a bounded file.
+        Dead letters stay until replayed. How many rows went."""
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM items WHERE state = 'done' AND finished_at < ?",
+                (time.time() - older_than_s,),
+            )
+            return cur.rowcount
+
     def replay(self) -> int:
         """Dead letters back to ready, attempts reset; how many."""
         with self._tx() as db:

@@ -36,6 +36,8 @@ POST_SCHEMA = "incident.serve.post/1"
 # How long the loop sleeps at most when nothing is due (an enqueue wakes it at once).
 _IDLE_S = 1.0
 _STRIPES = 64
+# How often the loop forgets old delivered items (see Settings.keep_done_s).
+_PRUNE_EVERY_S = 3600.0
 
 
 def group_fingerprint(name: str, service: str | None) -> str:
@@ -114,6 +116,7 @@ class Worker:
         # Check-post-record of one group is serialised (striped by fingerprint) so two
         # threads never both post the same change.
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
+        self._pruned_at = time.monotonic()
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -122,6 +125,7 @@ class Worker:
         released = self.queue.recover()
         if released:
             log.info("serve.resumed", f"resuming {released} unfinished item(s)", items=released)
+        self.prune()
         for n in range(self.settings.workers):
             thread = threading.Thread(target=self.run, name=f"incident-serve-{n}", daemon=True)
             thread.start()
@@ -144,9 +148,20 @@ class Worker:
             thread.join(max(0.0, deadline - time.monotonic()))
         return not self.alive()
 
+    def prune(self) -> None:
+        """Forget delivered items older than `keep_done_s` (at start, then every hour)."""
+        self._pruned_at = time.monotonic()
+        if self.settings.keep_done_s <= 0:
+            return
+        gone = self.queue.prune(self.settings.keep_done_s)
+        if gone:
+            log.info("serve.pruned", f"forgot {gone} delivered item(s)", items=gone)
+
     def run(self) -> None:
         s = self.settings
         while not self._stop.is_set():
+            if time.monotonic() - self._pruned_at >= _PRUNE_EVERY_S:
+                self.prune()
             item = self.queue.claim(s.lease_s, s.max_attempts)
             if item is None:
                 due = self.queue.next_due()
