@@ -86,6 +86,9 @@ def test_starved_rare_service_found_in_one_export() -> None:
         assert report.window.baseline == "in-file"
         facts = _facts(report, report.root_causes[0])
         assert "taken together" in facts or "slowed alike" in facts
+        # The headline says what made it the cause, not a share of the requests' time.
+        assert "taken together" in report.verdict.reason or "alike" in report.verdict.reason
+        assert "however few requests reach it" in report.root_causes[0].summary
 
 
 def test_starved_rare_service_found_against_a_baseline() -> None:

@@ -118,6 +118,8 @@ class Candidate:
     pooled_ratio: float = 1.0
     pooled_z: float = 0.0
     pooled_ops: int = 0
+    # The pooled rise, not its share of the requests' added time, sized its latency score.
+    pooled_led: bool = False
 
     @property
     def struct_part(self) -> float:

@@ -41,12 +41,16 @@ def describe(
     if c.kind != "behaviour" and c.struct_score >= MIN_STRUCT_SCORE:
         c.facts.extend(_behaviour_facts(c)[:2])
     _concentration(c, inc, base)
+    # (One slow instance says more than "all its operations": it names where.)
+    fact = None
     if c.uniform and not c.instance:
-        # (One slow instance says more than "all its operations": it names where.)
         slowed, compared = c.uniform_slowed
-        c.facts.append(wording.uniform_fact(slowed, compared, c.uniform_ratio))
+        fact = wording.uniform_fact(slowed, compared, c.uniform_ratio)
     elif c.pooled and not c.instance:
-        c.facts.append(wording.pooled_fact(c.pooled_ops, c.pooled_ratio))
+        fact = wording.pooled_fact(c.pooled_ops, c.pooled_ratio)
+    if fact is not None:
+        # First when it is what made the cause: its share of the requests' time is small.
+        c.facts.insert(0 if c.pooled_led else len(c.facts), fact)
     if c.kind == "client-input":
         c.origin = "user"
 

@@ -194,6 +194,7 @@ def rank(
                 c.lat_score = max(c.lat_score, LOCAL_WEIGHT * local)
             if c.pooled:
                 size = min(1.0, math.log(c.pooled_ratio) / math.log(POOL_FULL))
+                c.pooled_led = POOL_WEIGHT * size > c.lat_score
                 c.lat_score = max(c.lat_score, POOL_WEIGHT * size)
         c.lat_share = min(
             1.0, c.own_latency / (max(total_added, grown) if base and total_added > 0 else own_pool)

@@ -120,10 +120,16 @@ def _kind_sentence(c: Candidate, compared: bool) -> str:
     is_new = compared and c.err_new + c.user_new > 0 and c.errors > c.baseline_errors
     lead = f"New {c.category}" if is_new else c.category.capitalize()
     first = c.facts[0].rstrip(".") if c.facts else "its calls changed"
+    # A slowdown of a service few requests reach: sized for them, not as a share of all.
+    few = f"adds {ms_text(c.own_latency)} per request, however few requests reach it"
     return {
         "saturation": f"Every operation of {c.component} slowed alike, short ones too "
-        f"(contention for CPU, memory or threads on it); it {added}."
+        f"(contention for CPU, memory or threads on it); it {few if c.pooled_led else added}."
         if c.uniform
+        else f"The own work of {c.component} became x{c.pooled_ratio:.1f} as long over "
+        f"{plural(c.pooled_ops, 'operation')} taken together, short ones too (contention "
+        f"for CPU, memory or threads on it); it {few}."
+        if c.pooled_led
         else f"Requests queue inside {where} before its database calls "
         f"(connection pool or worker saturation); it {added}.",
         "behaviour": f"{where} changed what it does next while its callers did not "
