@@ -246,9 +246,9 @@ def latency_inflation(a: Assessment, ev: EvidenceLog, done: Fields) -> list[Late
     inc, base = a.inc, a.base
     total = inc.mean_root_ms() - (base.mean_root_ms() if base else 0.0)
     # Of the gross growth, as the ranking does: hops that left the critical path offset
-    # the net rise, and shares of it would add up past 100%.
-    if total > 0:
-        total = max(total, sum(d for d in a.added.values() if d > 0))
+    # the net rise, and shares of it would add up past 100%; when the requests as a whole
+    # did not slow down, a hop that grew still has its share of what grew.
+    total = max(total, sum(d for d in a.added.values() if d > 0))
     rows: list[LatencyInflation] = []
     limit = a.config.max_latency_rows
     for key, d in sorted(a.added.items(), key=lambda kv: (-kv[1], kv[0])):
