@@ -121,7 +121,8 @@ def _split(
     before the change point found in the data (alerts as hints), else nothing."""
     all_traces = list(range(len(t.members)))
     cap = config.max_path_traces
-    if btable is not None and _calm_part_holds_more(t, btable):
+    onset = _clear_onset(t) if btable is not None else None
+    if btable is not None and onset is not None and _calm_part_holds_more(t, btable, onset):
         # Same data, same request mix, minutes apart: the export's own calm part is the
         # closer comparison than a capture from another time that barely holds the service.
         bundle.quality.warn(
@@ -148,10 +149,8 @@ def _split(
     alert_starts = [alert.starts_ns for alert in bundle.alerts if alert.starts_ns]
     change = find_change(times, durs, failed, alert_starts, config.change_buckets)
     if change is None:
-        keys = [(sv, sp.name) for sv, sp in zip(t.service, t.spans, strict=True)]
-        change = find_operation_change(keys, t.start, t.end) or find_service_change(
-            t.service, keys, t.tix, t.start, t.end
-        )
+        # (With a --baseline set aside, the onset that set it aside is known already.)
+        change = find_operation_change(t.op, t.start, t.end) or onset or _clear_onset(t)
     if change is None:
         inc = collect(t, all_traces, cap)
         w.baseline = "none"
@@ -172,11 +171,10 @@ def _split(
     return inc, base, change
 
 
-def _calm_part_holds_more(t: SpanTable, btable: SpanTable) -> bool:
-    """Did one service's own time change clearly inside the export, with more of that
-    service's spans before the change than in the baseline capture?"""
-    onset = _clear_onset(t)
-    if onset is None or onset.where is None:
+def _calm_part_holds_more(t: SpanTable, btable: SpanTable, onset: ChangePoint) -> bool:
+    """Does the export hold more of the changed service's spans before its onset than the
+    baseline capture does?"""
+    if onset.where is None:
         return False
     where, at = onset.where, onset.start_ns
     calm = sum(1 for sv, st in zip(t.service, t.start, strict=True) if sv == where and st < at)
@@ -185,8 +183,7 @@ def _calm_part_holds_more(t: SpanTable, btable: SpanTable) -> bool:
 
 def _clear_onset(t: SpanTable) -> ChangePoint | None:
     """The moment one service's spans all became several times as long, if one did."""
-    keys = [(sv, sp.name) for sv, sp in zip(t.service, t.spans, strict=True)]
-    return find_service_change(t.service, keys, t.tix, t.start, t.end)
+    return find_service_change(t.service, t.op, t.tix, t.start, t.end)
 
 
 def _causes(
