@@ -8,7 +8,7 @@ that does not fit them is re-read leniently on its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import msgspec
@@ -48,8 +48,9 @@ def has_spans_envelope(doc: TracesDocJ) -> bool:
     return any(lst for lst in _resource_lists(doc))
 
 
-def spans_from_doc(doc: TracesDocJ, sink: SpanSink) -> None:
-    for lst in _resource_lists(doc):
+def spans_from_lists(lists: Iterable[list[ResourceSpansJ]], sink: SpanSink) -> None:
+    """Convert the resources' spans on this core, in order; the lists are emptied."""
+    for lst in lists:
         for rs in lst:
             sink.resource(rs)
         lst.clear()
@@ -91,7 +92,7 @@ def read_doc(doc: TracesDocJ, name: str, min_spans: int | None = None) -> Bundle
     sink = SpanSink(tally)
     with Paused():
         if not parallel.convert(_resource_lists(doc), sink, min_spans):
-            spans_from_doc(doc, sink)
+            spans_from_lists(_resource_lists(doc), sink)
     bundle = Bundle(spans=sink.out)
     bundle.inputs.append(
         InputInfo(path=name, kind="traces", format="otlp-json", records=len(sink.out))
@@ -226,10 +227,7 @@ class _Lines:
         """Convert the spans of the typed lines read so far, in order."""
         pending, self.pending = self.pending, []
         if pending and not parallel.convert(pending, self.sink, self.min_spans):
-            for lst in pending:
-                for rs in lst:
-                    self.sink.resource(rs)
-                lst.clear()
+            spans_from_lists(pending, self.sink)
 
     def read(self, lineno: int, line: memoryview) -> None:
         try:
