@@ -742,8 +742,10 @@ def test_text_log_with_nul_runs_and_garbage_lines_is_read_around(tmp_path: Path)
         lambda: os.urandom(256 * 1024),
         lambda: b"\x89PNG\r\n\x1a\n" + os.urandom(64 * 1024),
         lambda: b"\x00" * 100_000,
+        lambda: b"[" + os.urandom(64 * 1024),
+        lambda: b"  {" + os.urandom(64 * 1024),
     ],
-    ids=["random", "png", "all-nul"],
+    ids=["random", "png", "all-nul", "bracket-then-noise", "brace-then-noise"],
 )
 def test_mostly_binary_files_are_still_refused(tmp_path: Path, make: Callable[[], bytes]) -> None:
     """Decided by the share of good lines: noise with no good lines is binary, exit 2."""

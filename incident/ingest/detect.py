@@ -372,7 +372,13 @@ def _read(blob: Blob, force: str | None) -> Bundle:
         if data[start : start + 1] in (b"{", b"["):
             box = [data]
             del data
-            bundle = _read_json(box, start, name, force)
+            try:
+                bundle = _read_json(box, start, name, force)
+            except FormatError:
+                # Noise that happens to start with a bracket is binary, not broken JSON.
+                if _is_binary(head):
+                    raise UnreadableInputError(name, "binary data", EXPECTED) from None
+                raise
         elif force is None and data[:1] == b"\x0a" and (proto := _try_proto(data, name)):
             bundle = proto
         elif _is_binary(head):
