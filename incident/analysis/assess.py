@@ -25,6 +25,7 @@ from incident.analysis.verdict import decide, holds
 from incident.analysis.windows import (
     ChangePoint,
     find_change,
+    find_edge_change,
     find_operation_change,
     find_service_change,
     percentile,
@@ -150,7 +151,12 @@ def _split(
     change = find_change(times, durs, failed, alert_starts, config.change_buckets)
     if change is None:
         # (With a --baseline set aside, the onset that set it aside is known already.)
-        change = find_operation_change(t.op, t.start, t.end) or onset or _clear_onset(t)
+        change = (
+            find_operation_change(t.op, t.start, t.end)
+            or onset
+            or _clear_onset(t)
+            or find_edge_change(t.service, t.parent, t.cross, t.start, t.end)
+        )
     if change is None:
         inc = collect(t, all_traces, cap)
         w.baseline = "none"

@@ -41,6 +41,8 @@ PREDATES = 0.4
 # A service's own operations must mostly slow down alike to read as resource contention.
 UNIFORM_SHARE = 0.6
 UNIFORM_RATIO = 1.2
+# A service of one operation: that operation alone must rise this much.
+UNIFORM_ALONE = 2.0
 # Each of them by this many standard errors: it is their agreement that tells.
 UNIFORM_Z = 2.0
 # The pooled test takes an operation that ran this many times in each window, and never

@@ -13,6 +13,7 @@ from incident.analysis.behaviour import (
     POOL_RATIO,
     POOL_Z,
     STRUCT_Z,
+    UNIFORM_ALONE,
     UNIFORM_RATIO,
     UNIFORM_SHARE,
     Behaviour,
@@ -152,12 +153,13 @@ class Candidate:
 
     @property
     def uniform(self) -> bool:
-        """Did its own operations slow down alike (resource contention)?"""
+        """Did its own operations slow down alike (resource contention)? A service of one
+        operation has no others to agree with: its one operation must rise further."""
         slowed, compared = self.uniform_slowed
         return (
             compared > 0
             and slowed >= UNIFORM_SHARE * compared
-            and self.uniform_ratio >= UNIFORM_RATIO
+            and self.uniform_ratio >= (UNIFORM_RATIO if compared > 1 else UNIFORM_ALONE)
         )
 
     @property

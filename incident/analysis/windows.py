@@ -316,6 +316,43 @@ def find_service_change(
     return ChangePoint(best_at, None, None, best_t, where)
 
 
+def find_edge_change(
+    services: Sequence[str],
+    parent: Sequence[int],
+    cross: Sequence[int],
+    starts: Sequence[int],
+    ends: Sequence[int],
+) -> ChangePoint | None:
+    """Did the time between a caller's call and the callee's own span jump at one moment on
+    one caller -> callee edge (a delay on the wire or at the callee's door, which neither
+    side's own work shows)? Each call's gap, on a log scale, in a series per edge, split
+    where it rose most; `where` is the callee. Some edges' gaps swing between two levels
+    in calm traffic: a rise counts only when the typical call after it took longer than
+    nine in ten calls before it."""
+    series: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for i in [i for i, c in enumerate(cross) if c]:
+        p = parent[i]
+        gap = (ends[p] - starts[p]) - (ends[i] - starts[i])
+        point = (float(starts[p]), math.log1p(max(0, gap) / 1e6))
+        series.setdefault((services[p], services[i]), []).append(point)
+    best_t, best_at, where = 0.0, 0, ""
+    for edge in sorted(series):
+        points = sorted(series[edge])
+        t, at = _service_split(points)
+        if t > best_t and _clears_tail(points, at):
+            best_t, best_at, where = t, at, edge[1]
+    if best_t < SVC_MIN_T:
+        return None
+    return ChangePoint(best_at, None, None, best_t, where)
+
+
+def _clears_tail(points: list[tuple[float, float]], at: int) -> bool:
+    """Whether the median value from `at` on is above the 90th percentile before it."""
+    before = sorted(v for x, v in points if x < at)
+    after = sorted(v for x, v in points if x >= at)
+    return bool(before and after) and _percentile(after, 0.5) > _percentile(before, 0.9)
+
+
 def _service_split(points: list[tuple[float, float]]) -> tuple[float, int]:
     """(t, time) of the split of one service's (time, value) series where its mean rose by
     SVC_RATIO or more, most clearly; (0, 0) when it never did."""
