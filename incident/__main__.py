@@ -1,5 +1,5 @@
 """`python -m incident` runs the same CLI as the `incident` script."""
 
-from incident.cli import main
+from incident.cli import run
 
-main()
+run()

@@ -190,3 +190,40 @@ def test_a_folder_of_everything_real_is_diagnosed(realdata: Path) -> None:
     assert report["root_causes"]
     assert report["data_quality"]["spans"] > 40_000
     assert any("skipped" in w for w in report["data_quality"]["warnings"])
+
+
+def _entry(*args: str, at_exit: str = "") -> subprocess.CompletedProcess[bytes]:
+    """The process entry point (`incident.cli.run`) with an exit handler registered first."""
+    code = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: print({at_exit!r}, file=sys.stderr))\n"
+        f"sys.argv = ['incident', *{list(args)!r}]\n"
+        "from incident.cli import run\n"
+        "run()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC")}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, env=env, timeout=120, check=False
+    )
+
+
+def test_diagnose_leaves_directly_after_exit_handlers_and_a_full_flush() -> None:
+    """The entry point skips freeing the report's records one by one, but still runs the
+    exit handlers, flushes everything written and keeps the exit code."""
+    proc = _entry("diagnose", str(SAMPLE), "--no-ai", "--format", "md", at_exit="exit handlers ran")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "exit handlers ran" in proc.stderr.decode()
+    text = proc.stdout.decode()
+    assert text.startswith("# ") and "## Evidence" in text
+    assert text.endswith("\n")
+    failed = _entry("diagnose", str(SAMPLE), "--format", "json", "--require-ai", at_exit="bye")
+    assert failed.returncode == 3
+    assert "bye" in failed.stderr.decode()
+    json.loads(failed.stdout)  # the report was written in full before the AI check failed
+
+
+def test_commands_run_in_process_hold_nothing() -> None:
+    from incident.cli import common
+
+    common.hold_until_exit(object())
+    assert not common.holding()

@@ -17,6 +17,23 @@ if TYPE_CHECKING:
     from incident.sources import ReportAdjuster, SourceRequest
 
 
+# What a command is done with but need not free: set by `incident.cli.run` (the process's
+# entry point), which then leaves without taking a million spans apart one at a time.
+# Commands run in-process (tests, embedding) hold nothing.
+_held: list[object] = []
+hold_enabled = False
+
+
+def hold_until_exit(*objects: object) -> None:
+    """Keep `objects` alive until the process exits, when the entry point allows it."""
+    if hold_enabled:
+        _held.extend(objects)
+
+
+def holding() -> bool:
+    return bool(_held)
+
+
 def interactive() -> bool:
     """Progress only for a person watching: both streams on a terminal, not in pipes or CI."""
     return sys.stderr.isatty() and sys.stdout.isatty()

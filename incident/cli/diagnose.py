@@ -17,6 +17,7 @@ from incident.cli.common import (
     baseline_request_for,
     check_output,
     emit,
+    hold_until_exit,
     load_inputs,
     max_bytes,
     read_template,
@@ -144,6 +145,7 @@ def diagnose(
     shared = fmt is not DiagnoseFormat.text and not no_redact
     report = run.shareable() if shared else run.local()
     _write(report, fmt, output, template_text)
+    hold_until_exit(run, bundle, base)
     if require_ai and report.ai.status != "ok":
         raise AIError(
             f"the AI step did not succeed ({report.ai.reason}) and --require-ai was given"
