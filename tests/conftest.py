@@ -8,15 +8,23 @@ are skipped, with that reason, when ../shared/realdata is absent.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from realfiles import FIXTURES, REALDATA, ROOT
 
 __all__ = ["FIXTURES", "REALDATA", "ROOT"]
+
+# CI (`.ci/run`) sets HYPOTHESIS_PROFILE=ci: the property tests draw the same examples on
+# every clean clone, so a red build is reproducible and never a draw of luck. Locally they
+# keep exploring new examples.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
