@@ -14,9 +14,15 @@ from incident.analysis.evidence import MIN_EVIDENCE
 from incident.analysis.semconv import ERROR, classify, peer_name
 from incident.analysis.signals import OriginErrors, ResKey, WindowStats
 from incident.analysis.trees import SpanTable
+from incident.analysis.variation import rate_z
 from incident.model import SpanKind
 
 HopKey = tuple[str, str, str]
+
+# Failures pinned on one instance or version: its failure rate against its peers', as a
+# two-proportion z. Background errors spread by chance reach about 3 in a few dozen
+# exports; a pod that is really bad stands at 8 and far above.
+CONCENTRATION_Z = 4.0
 
 
 def describe(
@@ -227,6 +233,7 @@ def _on_new_version(
             and rate >= 3 * rest
             and errs >= MIN_EVIDENCE
             and older_calls >= MIN_EVIDENCE
+            and rate_z(errs, calls_version[v], total - errs, older_calls) >= CONCENTRATION_Z
         ):
             c.kind, c.version = "deploy", v
             c.concentration = wording.version_concentration(errs, total, v, rate, rest)
@@ -249,6 +256,7 @@ def _failing_instance(c: Candidate, inc: WindowStats, o: OriginErrors, keys: lis
         and rate >= 3 * rest
         and errs >= MIN_EVIDENCE
         and rest_calls >= MIN_EVIDENCE
+        and rate_z(errs, acc[k][0] if k in acc else 1, total - errs, rest_calls) >= CONCENTRATION_Z
     ):
         c.instance = k[1]
         c.concentration = wording.instance_failures(
