@@ -56,6 +56,12 @@ def test_a_delay_to_a_rarely_called_service_is_found_in_one_export() -> None:
         assert report.window.baseline == "in-file"
         first = report.root_causes[0]
         assert (first.service, first.kind) == ("mail", "network")
+        # The timeline says what marked the onset, not that the entry points moved.
+        onset = [e.event for e in report.timeline if e.event.startswith("First anomaly")]
+        assert onset == [
+            "First anomaly: calls into mail start taking several times as long between the "
+            "caller's call and its own span"
+        ]
 
 
 def test_the_same_export_without_the_delay_is_calm() -> None:

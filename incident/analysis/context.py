@@ -10,6 +10,7 @@ from typing import Literal
 
 import msgspec
 
+from incident.analysis import wording
 from incident.analysis.assess import Assessment, iso
 from incident.analysis.classify import alert_role, alert_service, runbooks
 from incident.analysis.evidence import EvidenceLog
@@ -166,11 +167,7 @@ def _event(
 def _anomaly_events(a: Assessment) -> list[TimelineEvent | None]:
     if a.change:
         return [
-            _event(
-                a.change.start_ns,
-                "analysis",
-                "First anomaly: entry-point latency or error rate departs from the baseline",
-            ),
+            _event(a.change.start_ns, "analysis", wording.onset_event(a.change)),
             _event(a.change.peak_ns, "analysis", "Peak of the incident"),
             _event(a.change.end_ns, "analysis", "Recovery: entry points back to baseline"),
         ]

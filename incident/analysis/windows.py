@@ -6,6 +6,11 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Literal
+
+# What marked the onset: the entry points' latency or error rate, one operation's duration,
+# one service's spans, the calls on one caller -> callee edge, or the first alert.
+OnsetSignal = Literal["entry", "operation", "service", "edge", "alert"]
 
 ALERT_LAG_NS = 300 * 1_000_000_000
 
@@ -16,8 +21,10 @@ class ChangePoint:
     end_ns: int | None  # when the series returned to normal, if it did
     peak_ns: int | None
     strength: float
-    # The service whose own change marks the onset (the per-service fallback), if one does.
+    # The service whose own change marks the onset (the per-service and per-edge fallbacks:
+    # for an edge, the callee), if one does.
     where: str | None = None
+    signal: OnsetSignal = "entry"
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -246,7 +253,7 @@ def find_operation_change(
             best_t, best_b = t, means[b][0]
     if best_t < OP_MIN_T:
         return None
-    return ChangePoint(int(lo + best_b * width), None, None, best_t)
+    return ChangePoint(int(lo + best_b * width), None, None, best_t, signal="operation")
 
 
 def _operation_split(means: list[float]) -> tuple[float, int]:
@@ -313,7 +320,7 @@ def find_service_change(
             best_t, best_at, where = t, at, sv
     if best_t < SVC_MIN_T:
         return None
-    return ChangePoint(best_at, None, None, best_t, where)
+    return ChangePoint(best_at, None, None, best_t, where, "service")
 
 
 def find_edge_change(
@@ -343,7 +350,7 @@ def find_edge_change(
             best_t, best_at, where = t, at, edge[1]
     if best_t < SVC_MIN_T:
         return None
-    return ChangePoint(best_at, None, None, best_t, where)
+    return ChangePoint(best_at, None, None, best_t, where, "edge")
 
 
 def _clears_tail(points: list[tuple[float, float]], at: int) -> bool:
@@ -395,4 +402,4 @@ def _from_alerts(times: list[int], alert_starts: list[int]) -> ChangePoint | Non
     before = sum(1 for t in times if t < first)
     if before < max(5, len(times) // 5):
         return None
-    return ChangePoint(first, None, None, 0.0)
+    return ChangePoint(first, None, None, 0.0, signal="alert")

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from incident.analysis.assess import Assessment
     from incident.analysis.behaviour import CallChange
     from incident.analysis.candidate import Candidate
+    from incident.analysis.windows import ChangePoint
 
 
 # --- the summary sentence -----------------------------------------------------------------
@@ -389,3 +390,21 @@ def _join(names: list[str]) -> str:
     if len(names) > 3:
         return ", ".join(names[:3]) + f" and {len(names) - 3} more"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
+def onset_event(change: ChangePoint) -> str:
+    """The timeline's first anomaly, saying what marked it."""
+    where = change.where or "one service"
+    return {
+        "entry": "First anomaly: entry-point latency or error rate departs from the baseline",
+        "operation": "First anomaly: one operation's duration shifts at this moment",
+        "service": f"First anomaly: the spans of {where} become several times as long",
+        "edge": (
+            f"First anomaly: calls into {where} start taking several times as long between "
+            "the caller's call and its own span"
+        ),
+        "alert": (
+            "Incident start taken from the first alert inside the export (less its usual "
+            "delay): the traces show no clear onset of their own"
+        ),
+    }[change.signal]
