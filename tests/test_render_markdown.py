@@ -336,3 +336,26 @@ def test_unknown_template_variable_is_a_usage_error() -> None:
     """A typo in a user's template is reported with the list of known variables."""
     with pytest.raises(UsageError, match=r"\$summry.*\$summary"):
         render_markdown(Report(), "$summry")
+
+
+def test_a_no_incident_report_speaks_of_the_export_not_of_an_incident() -> None:
+    """The whole postmortem follows the verdict: with "no-incident" there is no incident start,
+    duration or incident window, in the draft and in the terminal view alike."""
+    import io
+
+    from synth import generate
+
+    from incident.analysis import diagnose
+    from incident.render.console import render_console
+
+    report = diagnose(generate("slow-db", seed=0).baseline_bundle())
+    assert report.verdict.status == "no-incident"
+    assert report.window.incident_start  # the JSON keeps the window that was examined
+    text = render_markdown(report)
+    assert "**Incident:** none found in the window" in text
+    assert "Starting at" not in text and "in the incident window" not in text
+    assert "Across the export, " in text
+    assert "- **Duration:** none (no incident found)" in text
+    out = io.StringIO()
+    render_console(report, width=120, color=False, file=out)
+    assert "incident from" not in out.getvalue()

@@ -130,7 +130,7 @@ def _header(report: Report) -> RenderableType:
     lines.append("\n")
     w = report.window
     lines.append(f"window {utc(w.start)} to {utc(w.end)} UTC", style="dim")
-    if w.incident_start:
+    if w.incident_start and v.status != "no-incident":
         lines.append(f"\nincident from {utc(w.incident_start)}", style="bold")
         if report.impact.duration_s is not None:
             lines.append(f" for {format_duration(report.impact.duration_s)}")

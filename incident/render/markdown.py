@@ -82,7 +82,9 @@ def _window(report: Report) -> str:
         parts = [f"**Window:** {_utc(w.start)} to {_utc(w.end)} (UTC)"]
     else:
         parts = ["**Window:** unknown (no timed records)"]
-    if w.incident_start:
+    if report.verdict.status == "no-incident":
+        parts.append("**Incident:** none found in the window")
+    elif w.incident_start:
         end = _utc(w.incident_end) if w.incident_end else "the end of the data (no recovery seen)"
         parts.append(f"**Incident:** {_utc(w.incident_start)} to {end}")
     baseline = {

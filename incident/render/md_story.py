@@ -29,7 +29,14 @@ def _utc(text: str | None) -> str:
 # --- sections -----------------------------------------------------------------------------
 
 
+def _calm(report: Report) -> bool:
+    """A "no-incident" report: its window is the export examined, not an incident's span."""
+    return report.verdict.status == "no-incident"
+
+
 def _incident_seconds(report: Report) -> float | None:
+    if _calm(report):
+        return None
     if report.impact.duration_s is not None:
         return report.impact.duration_s
     start = parse_time(report.window.incident_start)
@@ -37,6 +44,12 @@ def _incident_seconds(report: Report) -> float | None:
     if start and end and start.tzinfo and end.tzinfo:
         return (end - start).total_seconds()
     return None
+
+
+def _duration_text(report: Report, seconds: float | None) -> str:
+    if _calm(report):
+        return "none (no incident found)"
+    return format_duration(seconds) if seconds is not None else "unknown"
 
 
 def verdict_line(report: Report) -> str:
@@ -58,7 +71,9 @@ def _summary(report: Report) -> str:
     imp = report.impact
     sentences: list[str] = []
     when = ""
-    if report.window.incident_start:
+    if _calm(report):
+        when = "Across the export, "
+    elif report.window.incident_start:
         when = f"Starting at {_utc(report.window.incident_start)}"
         seconds = _incident_seconds(report)
         if seconds is not None:
@@ -121,16 +136,19 @@ def _impact(report: Report) -> str:
     )
     if imp.user_facing:
         felt = "yes"
+    elif _calm(report) and imp.traces:
+        felt = "no"
     elif imp.traces:
         felt = "no (absorbed inside the system)"
     else:
         felt = "unknown (no traces were read)"
     bullets = [
         f"- **User-facing:** {felt}",
-        f"- **Requests (traces):** {imp.traces:,} in the incident window, "
+        f"- **Requests (traces):** {imp.traces:,} "
+        f"{'in the export' if _calm(report) else 'in the incident window'}, "
         f"{imp.traces_failed:,} failed, {imp.traces_slow:,} slow",
         f"- **Users affected:** {f'{users:,} (counted)' if users is not None else 'not measured'}",
-        f"- **Duration:** {format_duration(seconds) if seconds is not None else 'unknown'}",
+        f"- **Duration:** {_duration_text(report, seconds)}",
         "- **Business-critical paths hit:** "
         + (", ".join(md_escape(p) for p in imp.business_critical_hit) or "none detected"),
     ]
