@@ -223,3 +223,10 @@ def test_a_failing_cache_is_not_switched_off_and_users_are_not_declared_safe() -
     assert not any(
         a.action.startswith("Switch off") and top.service in a.action for a in report.actions
     )
+
+
+def test_a_file_holding_spans_and_logs_is_listed_once() -> None:
+    """OTel Demo's capture holds traces and logs in one JSON Lines file: read as two inputs,
+    named once among the report's inputs."""
+    report = _diagnose("otel-tui_test_data.json")
+    assert report.inputs == [str(TRACES / "otel-tui_test_data.json")]

@@ -38,7 +38,8 @@ def _services(a: Assessment, ev: EvidenceLog, done: Fields) -> list[str]:
 
 
 def _inputs(a: Assessment, ev: EvidenceLog, done: Fields) -> list[str]:
-    return [i.path for i in a.bundle.inputs]
+    """The files read, each once (one file can hold both spans and logs)."""
+    return list(dict.fromkeys(i.path for i in a.bundle.inputs))
 
 
 SECTIONS: tuple[tuple[str, Writer], ...] = (
