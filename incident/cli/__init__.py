@@ -80,7 +80,8 @@ def _exit_now(code: int) -> None:
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turn errors into exit codes.
+    """Run the app, turn errors into exit codes (`run` wraps this for the process; tests
+    call it in-process).
 
     Click itself reports usage errors (exit 2); everything of ours is caught here.
     """
