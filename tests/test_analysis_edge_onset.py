@@ -108,3 +108,23 @@ def test_edge_change_point_ignores_gaps_that_swing_between_two_levels() -> None:
     # A small rise (x2) is not an onset either.
     steady = [rng.uniform(4, 6) for _ in range(60)] + [rng.uniform(8, 12) for _ in range(20)]
     assert find_edge_change(*_edge_series(steady)) is None
+
+
+def test_the_onset_searches_read_a_sample_of_a_big_export_and_still_find_it() -> None:
+    """Past `max_onset_spans` the per-operation, per-service and per-edge searches read the
+    spans of an even sample of whole traces; two thirds of this export still shows the onset."""
+    from incident.analysis.assess import _onset_sample
+    from incident.analysis.config import AnalysisConfig
+    from incident.analysis.diagnose import assessed
+
+    for seed in range(3):
+        bundle = _export(seed, delay_ms=80.0)
+        a, report = assessed(bundle, None, AnalysisConfig(max_onset_spans=1_000))
+        sample = _onset_sample(a.table, 1_000)
+        assert sample is not None and 900 <= len(sample) <= 1_100 < len(bundle.spans)
+        # Whole traces only: every span of a sampled trace, none of the others.
+        picked = {a.table.tix[i] for i in sample}
+        assert sorted(sample) == sorted(i for k in picked for i in a.table.members[k])
+        assert a.change is not None and a.change.signal == "edge"
+        assert report.root_causes[0].service == "mail"
+        assert _onset_sample(a.table, len(bundle.spans)) is None

@@ -11,7 +11,10 @@ the same fact differently.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
+from typing import TypeVar
 
 from incident.analysis.candidate import Candidate
 from incident.analysis.classify import alert_service
@@ -32,6 +35,8 @@ from incident.analysis.windows import (
 )
 from incident.model import Bundle
 from incident.report import Verdict, Window, format_time
+
+T = TypeVar("T")
 
 PathKey = tuple[str, str, str]
 
@@ -122,7 +127,8 @@ def _split(
     before the change point found in the data (alerts as hints), else nothing."""
     all_traces = list(range(len(t.members)))
     cap = config.max_path_traces
-    onset = _clear_onset(t) if btable is not None else None
+    sample = _onset_sample(t, config.max_onset_spans)
+    onset = _clear_onset(t, sample) if btable is not None else None
     if btable is not None and onset is not None and _calm_part_holds_more(t, btable, onset):
         # Same data, same request mix, minutes apart: the export's own calm part is the
         # closer comparison than a capture from another time that barely holds the service.
@@ -152,10 +158,10 @@ def _split(
     if change is None:
         # (With a --baseline set aside, the onset that set it aside is known already.)
         change = (
-            find_operation_change(t.op, t.start, t.end)
+            find_operation_change(_pick(t.op, sample), _pick(t.start, sample), _pick(t.end, sample))
             or onset
-            or _clear_onset(t)
-            or find_edge_change(t.service, t.parent, t.cross, t.start, t.end)
+            or _clear_onset(t, sample)
+            or find_edge_change(t.service, t.parent, t.cross, t.start, t.end, sample)
         )
     if change is None:
         inc = collect(t, all_traces, cap)
@@ -187,9 +193,31 @@ def _calm_part_holds_more(t: SpanTable, btable: SpanTable, onset: ChangePoint) -
     return calm > btable.service.count(where)
 
 
-def _clear_onset(t: SpanTable) -> ChangePoint | None:
+def _clear_onset(t: SpanTable, sample: list[int] | None) -> ChangePoint | None:
     """The moment one service's spans all became several times as long, if one did."""
-    return find_service_change(t.service, t.op, t.tix, t.start, t.end)
+    return find_service_change(
+        _pick(t.service, sample),
+        _pick(t.op, sample),
+        _pick(t.tix, sample),
+        _pick(t.start, sample),
+        _pick(t.end, sample),
+    )
+
+
+def _onset_sample(t: SpanTable, spans: int) -> list[int] | None:
+    """The spans of an even sample of traces, about `spans` of them (None: all): the onset
+    searches past the entry points are per-span loops, and a few thousand requests on each
+    side of an onset show it as well as a hundred thousand."""
+    n, traces = len(t.start), len(t.members)
+    if n <= spans or traces < 2:
+        return None
+    most = max(1, traces * spans // n)
+    step = traces / most
+    return list(chain.from_iterable(t.members[int(k * step)] for k in range(most)))
+
+
+def _pick(column: Sequence[T], sample: list[int] | None) -> Sequence[T]:
+    return column if sample is None else list(map(column.__getitem__, sample))
 
 
 def _causes(

@@ -37,6 +37,9 @@ class AnalysisConfig:
     max_failure_rows: int = 20
     # Time buckets used to find where the incident starts inside one export.
     change_buckets: int = 40
+    # The onset searches that go past the entry points (one operation, service or edge)
+    # read the spans of an even sample of traces, about this many spans.
+    max_onset_spans: int = 100_000
     # Errors whose rate grew by less than this factor over the baseline are background noise.
     error_rate_growth: float = 1.5
 

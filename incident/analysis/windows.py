@@ -329,15 +329,19 @@ def find_edge_change(
     cross: Sequence[int],
     starts: Sequence[int],
     ends: Sequence[int],
+    spans: Sequence[int] | None = None,
 ) -> ChangePoint | None:
     """Did the time between a caller's call and the callee's own span jump at one moment on
     one caller -> callee edge (a delay on the wire or at the callee's door, which neither
     side's own work shows)? Each call's gap, on a log scale, in a series per edge, split
     where it rose most; `where` is the callee. Some edges' gaps swing between two levels
     in calm traffic: a rise counts only when the typical call after it took longer than
-    nine in ten calls before it."""
+    nine in ten calls before it. `spans` (indexes) limits it to those spans."""
     series: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for i in [i for i, c in enumerate(cross) if c]:
+    callees = (
+        [i for i, c in enumerate(cross) if c] if spans is None else [i for i in spans if cross[i]]
+    )
+    for i in callees:
         p = parent[i]
         gap = (ends[p] - starts[p]) - (ends[i] - starts[i])
         point = (float(starts[p]), math.log1p(max(0, gap) / 1e6))
