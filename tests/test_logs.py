@@ -461,6 +461,20 @@ def test_syslog_without_year_uses_the_given_year_and_says_so() -> None:
     assert bundle.inputs[0].notes == ["1 lines carry no year; 2017 assumed"]
 
 
+def test_a_message_opening_with_a_level_and_a_colon_has_that_level() -> None:
+    """sshd and many C programs write "error: ..." and "fatal: ..."; a level word that only
+    starts a sentence ("error handling ...") or is a plural ("errors: 3") is not a level."""
+    text = (
+        "Dec 10 07:07:38 LabSZ sshd[24206]: error: Received disconnect from 1.2.3.4: 3\n"
+        "Dec 10 07:07:39 LabSZ sshd[24206]: fatal: Read from socket failed\n"
+        "Dec 10 07:07:40 LabSZ sshd[24206]: error handling took 3 ms\n"
+        "Dec 10 07:07:41 LabSZ sshd[24206]: errors: 3 found\n"
+        "Dec 10 07:07:42 LabSZ sshd[24206]: pam_unix(sshd:auth): authentication failure\n"
+    )
+    levels = [r.level for r in logs.read(text, "auth.log", year=2025).logs]
+    assert levels == ["ERROR", "FATAL", None, None, None]
+
+
 def test_year_less_log_crossing_new_year_moves_to_the_next_year() -> None:
     """December then January in a syslog file: January belongs to the following year."""
     text = "Dec 31 23:59:59 h app: last\nJan  1 00:00:01 h app: first\n"

@@ -151,10 +151,12 @@ def _logfmt_line(line: str, source: str) -> LogRecord | None:
 
 
 def _leading_level(text: str) -> str | None:
-    """A level word among the first tokens, written as levels are ("ERROR", "[warn]")."""
-    for token in text.split(None, 4)[:4]:
+    """A level word among the first tokens, written as levels are ("ERROR", "[warn]"), or
+    opening the message with a colon ("error: ...", as sshd and many C programs write)."""
+    for k, token in enumerate(text.split(None, 4)[:4]):
         core = token.strip(_STRIP)
-        if len(core) >= 3 and (core.isupper() or token[0] in "[(<"):
+        prefix = k == 0 and token.endswith(":")
+        if len(core) >= 3 and (core.isupper() or token[0] in "[(<" or prefix):
             found = level_from_name(core)
             if found:
                 return found
