@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incident.analysis import diagnose
+from incident.analysis.classify import alert_service
 from incident.model import Alert, Bundle, LogRecord, Span
 from incident.report import Report
 
@@ -70,16 +71,19 @@ alerts = st.builds(
 def test_any_input_gives_a_report_with_a_cause(
     span_list: list[Span], log_list: list[LogRecord], alert_list: list[Alert], with_base: bool
 ) -> None:
-    """No crash on cycles, duplicates, reversed times or odd attributes; causes when fed,
-    unless the verdict is that nothing happened."""
+    """No crash on cycles, duplicates, reversed times or odd attributes; causes when fed
+    records that name a component, unless the verdict is that nothing happened."""
     bundle = Bundle(spans=span_list, logs=log_list, alerts=alert_list)
     base = Bundle(spans=span_list[: len(span_list) // 2]) if with_base else None
     rep = diagnose(bundle, base)
     Report.model_validate_json(rep.to_json())
     if rep.verdict.status == "no-incident":
         assert rep.root_causes == [] and rep.verdict.reason
-    elif span_list or log_list or alert_list:
+    elif span_list or any(r.service for r in log_list) or any(map(alert_service, alert_list)):
         assert rep.root_causes
+    else:
+        # Nothing names a component: "unknown" is not a lead, so no candidate is made up.
+        assert rep.verdict.status == "inconclusive" and not rep.root_causes
         assert all(0.0 <= c.score <= 1.0 for c in rep.root_causes)
     assert 0.0 <= rep.verdict.confidence <= 1.0
     ids_known = {e.id for e in rep.evidence}

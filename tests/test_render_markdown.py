@@ -359,3 +359,21 @@ def test_a_no_incident_report_speaks_of_the_export_not_of_an_incident() -> None:
     out = io.StringIO()
     render_console(report, width=120, color=False, file=out)
     assert "incident from" not in out.getvalue()
+
+
+def test_records_that_name_no_service_name_no_candidate() -> None:
+    """Apache error-log lines carry no service: the verdict is "inconclusive" with no
+    candidate (never one called "unknown"), and the draft does not point to candidates."""
+    from incident.analysis import diagnose
+    from incident.ingest import logs
+
+    text = "".join(
+        f"[Sun Dec 04 04:{m:02d}:44 2005] [error] mod_jk child workerEnv in error state 6\n"
+        for m in range(20)
+    )
+    report = diagnose(logs.read(text, "error_log"))
+    assert report.verdict.status == "inconclusive"
+    assert report.root_causes == [] and report.verdict.alternatives == []
+    summary = render_markdown(report).split("## Impact", 1)[0]
+    assert "No component can be named from the data that was read." in summary
+    assert "see the candidates" not in summary

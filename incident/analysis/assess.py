@@ -286,10 +286,7 @@ def _fallback(bundle: Bundle, inc: WindowStats) -> list[Candidate]:
         c = Candidate(bundle.spans[0].service, kind="latency", score=0.01)
         c.facts.append("the only service seen; nothing anomalous was found")
         return [c]
-    if bundle.logs or bundle.alerts:
-        c = Candidate("unknown", kind="error", score=0.01)
-        c.facts.append("no record names a service")
-        return [c]
+    # Records that name no service name no candidate either: "unknown" is not a lead.
     return []
 
 

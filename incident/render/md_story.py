@@ -91,8 +91,10 @@ def _summary(report: Report) -> str:
     elif report.alerts:
         names = ", ".join(sorted({md_escape(a.name) for a in report.alerts}))
         sentences.append(f"{when}alerts fired: {names}.")
-    if report.verdict.status == "inconclusive":
+    if report.verdict.status == "inconclusive" and report.root_causes:
         sentences.append("No single cause stands out: see the candidates under Root cause.")
+    elif report.verdict.status == "inconclusive":
+        sentences.append("No component can be named from the data that was read.")
     elif report.verdict.status == "no-incident":
         pass  # the verdict said it: nothing to blame
     elif report.root_causes:
