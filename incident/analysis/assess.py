@@ -315,7 +315,11 @@ def _slow_traces(
 def _frame(w: Window, bundle: Bundle, inc: WindowStats, base: WindowStats | None) -> None:
     """The window's start and end: the data's actual span (traces, logs, alerts)."""
     times = [ns for ns in (inc.start_ns or None, inc.end_ns or None) if ns]
-    times += [r.time_ns for r in bundle.logs[:1] + bundle.logs[-1:] if r.time_ns]
+    # Every timed record: logs read from several files, or with untimed lines, are not in
+    # time order.
+    logged = [r.time_ns for r in bundle.logs if r.time_ns]
+    if logged:
+        times += [min(logged), max(logged)]
     times += [alert.starts_ns for alert in bundle.alerts if alert.starts_ns]
     if base is not None and w.baseline == "in-file":
         times.append(base.start_ns)

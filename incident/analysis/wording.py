@@ -139,7 +139,9 @@ def _kind_sentence(c: Candidate, compared: bool) -> str:
         "dependency": f"{c.component} could not be reached: "
         f"{plural(c.unreachable, 'call')} from {_join(c.callers)} never "
         f"connected (unavailable, refused or unresolvable); {failures}.",
-        "error": f"{lead} failures originate in {where}: {failures}.",
+        "error": f"{lead} failures originate in {where}: {failures}."
+        if c.errors or not c.facts
+        else f"Named by the records that were read ({first}); no failing span confirms it.",
         "latency": f"{where} got slower: it {added}."
         if compared and c.latency_claim_holds
         else f"{where} barely changed: its critical-path time rose "
