@@ -377,3 +377,21 @@ def test_records_that_name_no_service_name_no_candidate() -> None:
     summary = render_markdown(report).split("## Impact", 1)[0]
     assert "No component can be named from the data that was read." in summary
     assert "see the candidates" not in summary
+
+
+def test_an_inconclusive_draft_asks_to_find_the_cause_not_to_fix_one() -> None:
+    """Without a headline culprit the action item is to decide, and a candidate named only
+    for its log lines gets no retry advice: nothing was seen failing or retrying."""
+    from incident.analysis import diagnose
+    from incident.model import Bundle, LogRecord
+
+    records = [
+        LogRecord(1_742_280_000_000_000_000 + k, "ERROR", "fetch failed", service="backend")
+        for k in range(3)
+    ]
+    report = diagnose(Bundle(logs=records))
+    assert report.verdict.status == "inconclusive" and report.root_causes
+    text = render_markdown(report)
+    assert "- [ ] Find the cause: the evidence is too weak to blame backend" in text
+    assert "Fix or mitigate the cause" not in text
+    assert "retry budget" not in text

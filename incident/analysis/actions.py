@@ -170,7 +170,8 @@ def _for(c: Candidate, position: int) -> list[Action]:
                 risk="medium",
             )
         )
-    if any("rose" in f for f in c.facts) or (c.kind == "error" and c.category == "transient"):
+    failing = c.kind == "error" and c.category == "transient" and c.errors > 0
+    if any("rose" in f for f in c.facts) or failing:
         actions.append(
             Action(
                 action=f"Add backoff and a retry budget to callers of {name}",

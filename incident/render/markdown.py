@@ -127,7 +127,15 @@ def _first_actions(report: Report) -> str:
 
 def _action_items(report: Report) -> str:
     items: list[str] = []
-    if report.root_causes:
+    if report.root_causes and report.verdict.status == "inconclusive":
+        # No headline culprit: the item is to decide, not to fix a cause not yet found.
+        names = [md_escape(c.service) for c in report.root_causes[:3]]
+        items.append(
+            f"Find the cause: the evidence could not decide between {', '.join(names)}"
+            if len(names) > 1
+            else f"Find the cause: the evidence is too weak to blame {names[0]}"
+        )
+    elif report.root_causes:
         top = report.root_causes[0]
         items.append(
             f"Fix or mitigate the cause in {md_escape(where(top.service, top.operation))} "
