@@ -326,7 +326,9 @@ def _header(report: Report, v: Callable[[str | None], str]) -> list[str]:
     w = report.window
     q = report.data_quality
     window = f"window {v(w.start)} .. {v(w.end)}"
-    if w.incident_start:
+    if report.verdict.status == "no-incident":
+        window += "; no incident found in it"
+    elif w.incident_start:
         window += f"; incident from {v(w.incident_start)}" + (
             f" to {v(w.incident_end)}" if w.incident_end else ""
         )
@@ -365,6 +367,8 @@ class _Lines:
     v: Callable[[str | None], str]
     ev_by_id: dict[str, Evidence]
     cited: set[str] = field(default_factory=set)
+    # Whether a baseline was compared with: without one, a hop's time is not "added".
+    compared: bool = True
 
     def ids(self, items: Iterable[str]) -> str:
         return ", ".join(_id(e, self.v) for e in items)
@@ -415,6 +419,11 @@ class _Lines:
             what = f"edge {v(item.edge)}"
         else:
             what = v(item.service) + (f" {v(item.operation)}" if item.operation else "")
+        if not self.compared:
+            return (
+                f"- {what}: {item.incident_ms:.1f} ms per request "
+                f"({item.share:.0%} of the critical-path time)"
+            )
         return (
             f"- {what}: {item.baseline_ms:.1f} -> {item.incident_ms:.1f} ms "
             f"(+{item.added_ms:.1f} ms, {item.share:.0%} of added latency)"
@@ -475,7 +484,8 @@ def _sections(
     report: Report, ev_by_id: dict[str, Evidence], v: Callable[[str | None], str]
 ) -> list[_Section[Any]]:
     """The sections in priority order, each with its items ranked best first."""
-    w = _Lines(v, ev_by_id)
+    compared = report.window.baseline != "none"
+    w = _Lines(v, ev_by_id, compared=compared)
     paths = sorted(
         (p for p in report.critical_paths if p.label != "baseline"),
         key=lambda p: (p.label != "failed", -p.duration_ms),
@@ -495,7 +505,14 @@ def _sections(
     return [
         _Section("root_causes", "Root-cause candidates (ranked, with evidence)", roots, w.root),
         _Section("critical_paths", "Critical paths of representative requests", paths, w.path),
-        _Section("latency_inflation", "Latency inflation (vs baseline)", inflations, w.inflation),
+        _Section(
+            "latency_inflation",
+            "Latency inflation (vs baseline)"
+            if compared
+            else "Critical-path time per hop (no baseline: nothing to compare with)",
+            inflations,
+            w.inflation,
+        ),
         _Section("failures", "Failures", failures, w.failure),
         _Section("log_templates", "Log templates (new or surging first)", templates, w.template),
         _Section("alerts", "Alerts", report.alerts, w.alert),
@@ -511,17 +528,24 @@ def _impact_lines(report: Report, v: Callable[[str | None], str]) -> list[str]:
         f"- user-facing: {'yes' if i.user_facing else 'no'}; traces {i.traces}, "
         f"failed {i.traces_failed}, slow {i.traces_slow}"
         + (f", users affected {i.users_affected}" if i.users_affected is not None else "")
-        + (f", duration {i.duration_s:.0f} s" if i.duration_s is not None else ""),
+        + (
+            f", duration {i.duration_s:.0f} s"
+            if i.duration_s is not None and report.verdict.status != "no-incident"
+            else ""
+        ),
         f"- blast radius: {b.share_of_requests:.1%} of requests; services "
         f"{_list(b.services, v)}; entry points {_list(b.entrypoints, v)}",
     ]
     if i.business_critical_hit:
         lines.append(f"- business-critical paths hit: {_list(i.business_critical_hit, v)}")
     for ep in i.entrypoints:
+        compared = ep.baseline_requests > 0
         lines.append(
             f"- entry {v(ep.service)} {v(ep.operation)}: {ep.requests} requests, errors "
-            f"{ep.error_rate:.1%} (baseline {ep.baseline_error_rate:.1%}), p99 {ep.p99_ms:.0f} ms "
-            f"(baseline {ep.baseline_p99_ms:.0f} ms)"
+            f"{ep.error_rate:.1%}"
+            + (f" (baseline {ep.baseline_error_rate:.1%})" if compared else "")
+            + f", p99 {ep.p99_ms:.0f} ms"
+            + (f" (baseline {ep.baseline_p99_ms:.0f} ms)" if compared else "")
         )
     return lines
 

@@ -210,6 +210,21 @@ def _impact(report: Report) -> RenderableType | None:
 def _latency(report: Report) -> RenderableType | None:
     if not report.latency_inflation:
         return None
+    if report.window.baseline == "none":
+        # Nothing to compare with: where the time goes, not what grew.
+        spent = _table(
+            "Critical-path time per hop (no baseline)",
+            ("hop", "left"),
+            ("where", "left"),
+            ("per request", "right"),
+            ("share", "right"),
+        )
+        for li in report.latency_inflation[:_MAX_ROWS]:
+            hop = li.service + (f" {li.operation}" if li.operation else "")
+            spent.add_row(
+                Text(hop), Text(li.edge or "self"), format_ms(li.incident_ms), format_pct(li.share)
+            )
+        return spent
     table = _table(
         "Latency inflation",
         ("hop", "left"),

@@ -144,13 +144,13 @@ def _latency(report: Report) -> str:
         if rank < _LATENCY_MIN_ROWS or li.share >= _LATENCY_MIN_SHARE
     ][:_LATENCY_MAX_ROWS]
     hidden = len(report.latency_inflation) - len(listed)
-    if report.latency_inflation:
+    compared = report.window.baseline != "none"
+    if report.latency_inflation and compared:
         rows = [
             [
                 md_escape(where(li.service, li.operation)),
                 md_escape(li.edge) if li.edge else "self time",
-                # No baseline is no baseline, not a 0 ms one.
-                format_ms(li.baseline_ms) if report.window.baseline != "none" else "—",
+                format_ms(li.baseline_ms),
                 format_ms(li.incident_ms),
                 ("+" if li.added_ms >= 0 else "") + format_ms(li.added_ms),
                 format_pct(li.share),
@@ -164,14 +164,32 @@ def _latency(report: Report) -> str:
                 "llrrrr",
             )
         )
-        if hidden:
-            parts.append(
-                md_none(
-                    f"{hidden} more hops, each under {format_pct(_LATENCY_MIN_SHARE)} "
-                    "of the added latency, are in the JSON report."
-                )
+    elif report.latency_inflation:
+        # No baseline is no baseline, not a 0 ms one: nothing was added, only spent.
+        parts.append(
+            md_none(
+                "No baseline to compare with: where each request's critical-path time goes, "
+                "not what grew."
             )
-    else:
+        )
+        rows = [
+            [
+                md_escape(where(li.service, li.operation)),
+                md_escape(li.edge) if li.edge else "self time",
+                format_ms(li.incident_ms),
+                format_pct(li.share),
+            ]
+            for li in listed
+        ]
+        parts.append(md_table(["Hop", "Where", "Per request", "Share of the time"], rows, "llrr"))
+    if hidden:
+        parts.append(
+            md_none(
+                f"{hidden} more hops, each under {format_pct(_LATENCY_MIN_SHARE)} of the "
+                f"{'added latency' if compared else 'time'}, are in the JSON report."
+            )
+        )
+    if not report.latency_inflation:
         parts.append(md_none("No latency inflation measured (no baseline, or latency unchanged)."))
     path = representative_path(report)
     if path is not None:
