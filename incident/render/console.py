@@ -210,40 +210,23 @@ def _impact(report: Report) -> RenderableType | None:
 def _latency(report: Report) -> RenderableType | None:
     if not report.latency_inflation:
         return None
-    if report.window.baseline == "none":
-        # Nothing to compare with: where the time goes, not what grew.
-        spent = _table(
-            "Critical-path time per hop (no baseline)",
-            ("hop", "left"),
-            ("where", "left"),
-            ("per request", "right"),
-            ("share", "right"),
-        )
-        for li in report.latency_inflation[:_MAX_ROWS]:
-            hop = li.service + (f" {li.operation}" if li.operation else "")
-            spent.add_row(
-                Text(hop), Text(li.edge or "self"), format_ms(li.incident_ms), format_pct(li.share)
-            )
-        return spent
+    # Nothing to compare with: where the time goes, not what grew.
+    compared = report.window.baseline != "none"
+    columns = (("base", "right"), ("now", "right"), ("added", "right"))
     table = _table(
-        "Latency inflation",
+        "Latency inflation" if compared else "Critical-path time per hop (no baseline)",
         ("hop", "left"),
         ("where", "left"),
-        ("base", "right"),
-        ("now", "right"),
-        ("added", "right"),
+        *(columns if compared else (("per request", "right"),)),
         ("share", "right"),
     )
     for li in report.latency_inflation[:_MAX_ROWS]:
         hop = li.service + (f" {li.operation}" if li.operation else "")
-        table.add_row(
-            Text(hop),
-            Text(li.edge or "self"),
-            format_ms(li.baseline_ms),
-            format_ms(li.incident_ms),
-            Text("+" + format_ms(li.added_ms), style="yellow"),
-            format_pct(li.share),
-        )
+        times: list[str | Text] = [format_ms(li.incident_ms)]
+        if compared:
+            added = Text("+" + format_ms(li.added_ms), style="yellow")
+            times = [format_ms(li.baseline_ms), *times, added]
+        table.add_row(Text(hop), Text(li.edge or "self"), *times, format_pct(li.share))
     return table
 
 
