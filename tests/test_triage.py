@@ -96,6 +96,10 @@ def test_same_input_same_document() -> None:
         ("PostgresTooManyConnections", {}, "cause"),
         ("KafkaConsumerLag", {}, "cause"),
         ("DiskAlmostFull", {}, "cause"),
+        # An internal component's own slowness or errors: users feel them elsewhere.
+        ("PostgresSlowQueries", {}, "cause"),
+        ("RedisLatencyHigh", {}, "cause"),
+        ("DatabaseErrorRateHigh", {}, "cause"),
         ("Watchdog", {}, "heartbeat"),
         ("DeadMansSwitch", {}, "heartbeat"),
         ("EXAMPLE", {"MetricName": "NetworkOut"}, "cause"),

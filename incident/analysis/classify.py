@@ -101,6 +101,13 @@ def alert_role(
     for piece in (name_text, alert.summary or "", " ".join(alert.labels.values())):
         symptom = _SYMPTOM.search(piece)
         cause_word = _CAUSE.search(piece)
+        if symptom and cause_word:
+            # "PostgresSlowQueries", "RedisLatencyHigh": an internal component's own
+            # slowness or errors; users feel it at the entry points, not there.
+            return "cause", (
+                f"'{symptom.group(0)}' of '{cause_word.group(0)}', an internal component, "
+                "not what users see"
+            )
         if symptom:
             return "symptom", f"'{symptom.group(0)}' is something users feel"
         if cause_word:
