@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from broken_children import garbage, killed_mid_message, raises
 from test_analysis_trees import _span
 
 from incident.analysis import forked, signals, trees
@@ -156,17 +157,7 @@ def test_small_tables_stay_on_one_core(
 # --- the one-core answer when the child cannot help ----------------------------------------
 
 
-def _killed(there: Any, wfd: int) -> None:
-    os.write(wfd, (10**6).to_bytes(8, "little") + b"\x80\x05partial")
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _raises(there: Any, wfd: int) -> None:
-    raise RuntimeError("child broke")
-
-
-def _garbage(there: Any, wfd: int) -> None:
-    os.write(wfd, (5).to_bytes(8, "little") + b"\xc1\xc1\xc1\xc1\xc1")
+_killed = killed_mid_message(b"\x80\x05")  # how a pickle (protocol 5) begins
 
 
 def _not_a_window(there: Any, wfd: int) -> None:
@@ -184,7 +175,7 @@ def _first_only(there: Any, wfd: int) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-@pytest.mark.parametrize("how", [_killed, _raises, _garbage, _not_a_window, _hangs, _first_only])
+@pytest.mark.parametrize("how", [_killed, raises, garbage, _not_a_window, _hangs, _first_only])
 def test_a_failed_linking_child_falls_back_to_one_core(
     how: Callable[[Any, int], None],
     forks: list[int],
@@ -205,7 +196,7 @@ def test_a_failed_linking_child_falls_back_to_one_core(
     assert received == want
 
 
-@pytest.mark.parametrize("how", [_killed, _raises, _garbage, _not_a_window, _hangs])
+@pytest.mark.parametrize("how", [_killed, raises, garbage, _not_a_window, _hangs])
 def test_a_failed_window_child_falls_back_to_one_core(
     how: Callable[[Any, int], None],
     windows: tuple[SpanTable, list[int], list[int]],

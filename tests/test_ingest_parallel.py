@@ -11,7 +11,6 @@ import atexit
 import itertools
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from broken_children import garbage, killed_mid_message, raises
 
 from incident.ingest import otlp_json, parallel
 from incident.model import Bundle
@@ -236,21 +236,11 @@ def test_split_cuts_inside_a_scope_and_keeps_order() -> None:
 # --- the one-core answer when the child cannot help ----------------------------------------
 
 
+_killed = killed_mid_message(b"\x93")  # how a msgpack array begins
+
+
 def _child_breaks(monkeypatch: pytest.MonkeyPatch, how: Callable[[Any, int], None]) -> None:
     monkeypatch.setattr(parallel, "_child", how)
-
-
-def _killed(tail: Any, wfd: int) -> None:
-    os.write(wfd, (10**6).to_bytes(8, "little") + b"\x93partial")
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _raises(tail: Any, wfd: int) -> None:
-    raise RuntimeError("child broke")
-
-
-def _garbage(tail: Any, wfd: int) -> None:
-    os.write(wfd, (5).to_bytes(8, "little") + b"\xc1\xc1\xc1\xc1\xc1")
 
 
 def _short_frame(tail: Any, wfd: int) -> None:
@@ -264,7 +254,7 @@ def _hangs(tail: Any, wfd: int) -> None:
     time.sleep(60)
 
 
-@pytest.mark.parametrize("how", [_killed, _raises, _garbage, _short_frame, _hangs])
+@pytest.mark.parametrize("how", [_killed, raises, garbage, _short_frame, _hangs])
 def test_a_failed_child_falls_back_to_one_core(
     how: Callable[[Any, int], None],
     forks: list[int],
