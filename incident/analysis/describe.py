@@ -247,7 +247,8 @@ def _failing_instance(c: Candidate, inc: WindowStats, o: OriginErrors, keys: lis
     acc = inc.res_acc
     total = sum(o.by_resource.values())
     k, errs = max(o.by_resource.items(), key=lambda kv: (kv[1], kv[0][1] or ""))
-    rate = errs / max(1, acc[k][0] if k in acc else 1)
+    calls = acc[k][0] if k in acc else 1
+    rate = errs / max(1, calls)
     rest_calls = sum(acc[x][0] for x in keys if x != k)
     rest = (total - errs) / max(1, rest_calls)
     if (
@@ -256,7 +257,7 @@ def _failing_instance(c: Candidate, inc: WindowStats, o: OriginErrors, keys: lis
         and rate >= 3 * rest
         and errs >= MIN_EVIDENCE
         and rest_calls >= MIN_EVIDENCE
-        and rate_z(errs, acc[k][0] if k in acc else 1, total - errs, rest_calls) >= CONCENTRATION_Z
+        and rate_z(errs, calls, total - errs, rest_calls) >= CONCENTRATION_Z
     ):
         c.instance = k[1]
         c.concentration = wording.instance_failures(

@@ -1,16 +1,19 @@
 """Where the incident starts inside one export: a change point in entry-point latency or error
-rate over time buckets, with alert start times as hints."""
+rate over time buckets, with alert start times as hints; failing that, the moment one
+operation's duration, one service's spans or one caller -> callee edge's call gaps rose."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 # What marked the onset: the entry points' latency or error rate, one operation's duration,
 # one service's spans, the calls on one caller -> callee edge, or the first alert.
 OnsetSignal = Literal["entry", "operation", "service", "edge", "alert"]
+# A per-service series is keyed by the service, a per-edge one by (caller, callee).
+SeriesKey = TypeVar("SeriesKey", str, tuple[str, str])
 
 ALERT_LAG_NS = 300 * 1_000_000_000
 
@@ -313,14 +316,11 @@ def find_service_change(
     series: dict[str, list[tuple[float, float]]] = {}
     for (sv, _), (total, count, first) in per.items():
         series.setdefault(sv, []).append((first, total / count))
-    best_t, best_at, where = 0.0, 0, ""
-    for sv in sorted(series):
-        t, at = _service_split(sorted(series[sv]))
-        if t > best_t:
-            best_t, best_at, where = t, at, sv
-    if best_t < SVC_MIN_T:
+    best = _strongest_rise(series, clear=False)
+    if best is None:
         return None
-    return ChangePoint(best_at, None, None, best_t, where, "service")
+    t, at, where = best
+    return ChangePoint(at, None, None, t, where, "service")
 
 
 def find_edge_change(
@@ -346,15 +346,25 @@ def find_edge_change(
         gap = (ends[p] - starts[p]) - (ends[i] - starts[i])
         point = (float(starts[p]), math.log1p(max(0, gap) / 1e6))
         series.setdefault((services[p], services[i]), []).append(point)
-    best_t, best_at, where = 0.0, 0, ""
-    for edge in sorted(series):
-        points = sorted(series[edge])
-        t, at = _service_split(points)
-        if t > best_t and _clears_tail(points, at):
-            best_t, best_at, where = t, at, edge[1]
-    if best_t < SVC_MIN_T:
+    best = _strongest_rise(series, clear=True)
+    if best is None:
         return None
-    return ChangePoint(best_at, None, None, best_t, where, "edge")
+    t, at, (_, callee) = best
+    return ChangePoint(at, None, None, t, callee, "edge")
+
+
+def _strongest_rise(
+    series: dict[SeriesKey, list[tuple[float, float]]], *, clear: bool
+) -> tuple[float, int, SeriesKey] | None:
+    """(t, time, key) of the series whose split rose most clearly, if that clears SVC_MIN_T;
+    with `clear`, only a rise whose typical point after it clears the tail before it."""
+    best: tuple[float, int, SeriesKey] | None = None
+    for key in sorted(series):
+        points = sorted(series[key])
+        t, at = _service_split(points)
+        if t > (best[0] if best else 0.0) and (not clear or _clears_tail(points, at)):
+            best = (t, at, key)
+    return best if best is not None and best[0] >= SVC_MIN_T else None
 
 
 def _clears_tail(points: list[tuple[float, float]], at: int) -> bool:
