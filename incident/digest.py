@@ -424,8 +424,9 @@ class _Lines:
                 f"- {what}: {item.incident_ms:.1f} ms per request "
                 f"({item.share:.0%} of the critical-path time)"
             )
+        before = "new on the critical path" if item.new_hop else f"{item.baseline_ms:.1f}"
         return (
-            f"- {what}: {item.baseline_ms:.1f} -> {item.incident_ms:.1f} ms "
+            f"- {what}: {before} -> {item.incident_ms:.1f} ms "
             f"(+{item.added_ms:.1f} ms, {item.share:.0%} of added latency)"
         )
 

@@ -100,6 +100,8 @@ class LatencyInflation(_Model):
     incident_ms: float
     added_ms: float
     share: float
+    # On no baseline request's critical path: its baseline_ms of 0 means absent, not fast.
+    new_hop: bool = False
 
 
 class Failure(_Model):

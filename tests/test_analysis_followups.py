@@ -241,3 +241,14 @@ def test_bad_deploy_is_named_from_zipkin_span_tags(tmp_path: Path) -> None:
     report = diagnose(bundle, load([str(tmp_path / "base-z.json")]))
     top = report.root_causes[0]
     assert (top.service, top.kind, top.version) == (sc.truth.service, "deploy", sc.truth.version)
+
+
+def test_a_hop_on_no_baseline_critical_path_is_marked_new() -> None:
+    """The real demo export compares against its own calm part; hops that part never had
+    on a critical path carry no 0 ms baseline of their own."""
+    report = diagnose(load([str(OTEL_DEMO)]))
+    assert report.window.baseline == "in-file"
+    rows = report.latency_inflation
+    assert any(r.new_hop for r in rows) and any(not r.new_hop for r in rows)
+    for r in rows:
+        assert r.new_hop == (r.baseline_ms == 0.0)

@@ -55,3 +55,24 @@ def test_a_no_incident_digest_names_no_incident_window() -> None:
     text = build_digest(_without_baseline("no-incident")).text
     assert "no incident found in it" in text
     assert "incident from" not in text
+
+
+def _with_a_new_hop() -> Report:
+    report = Report.model_validate_json((GOLDEN / "db_latency.report.json").read_text())
+    assert report.window.baseline != "none" and report.latency_inflation
+    first = report.latency_inflation[0].model_copy(update={"baseline_ms": 0.0, "new_hop": True})
+    return report.model_copy(update={"latency_inflation": [first, *report.latency_inflation[1:]]})
+
+
+def test_a_hop_new_on_the_critical_path_reads_new_not_zero() -> None:
+    report = _with_a_new_hop()
+    draft = render_markdown(report).split("## Latency inflation", 1)[1].split("\n## ", 1)[0]
+    rows = [ln for ln in draft.splitlines() if ln.startswith("| ")]
+    assert rows[0].startswith("| Hop |") and set(rows[1]) <= set("|-: ")
+    assert "| new |" in rows[2] and "0.0 ms" not in rows[2]
+    assert "| new |" not in rows[3]
+    out = io.StringIO()
+    render_console(report, width=160, color=False, file=out)
+    assert " new " in out.getvalue()
+    digest = build_digest(report).text
+    assert "new on the critical path ->" in digest and "0.0 ->" not in digest

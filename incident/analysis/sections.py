@@ -264,6 +264,7 @@ def latency_inflation(a: Assessment, ev: EvidenceLog, done: Fields) -> list[Late
             incident_ms=round(inc.mean_path_ms(key), 3),
             added_ms=round(d, 3),
             share=round(min(1.0, d / total), 3) if total > 0 else 0.0,
+            new_hop=base is not None and key not in base.path,
         )
         rows.append(row)
     return rows

@@ -29,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from incident.render.formatting import (
+    before_ms,
     felt_by,
     format_change,
     format_duration,
@@ -225,7 +226,7 @@ def _latency(report: Report) -> RenderableType | None:
         times: list[str | Text] = [format_ms(li.incident_ms)]
         if compared:
             added = Text("+" + format_ms(li.added_ms), style="yellow")
-            times = [format_ms(li.baseline_ms), *times, added]
+            times = [before_ms(li), *times, added]
         table.add_row(Text(hop), Text(li.edge or "self"), *times, format_pct(li.share))
     return table
 

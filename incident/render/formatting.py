@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from incident.render.safe import http_url, visible
-from incident.report import CriticalPath, Report
+from incident.report import CriticalPath, LatencyInflation, Report
 
 
 def format_ms(value: float) -> str:
@@ -20,6 +20,11 @@ def format_ms(value: float) -> str:
     if abs(value) < 10:
         return f"{value:.1f} ms"
     return f"{value:,.0f} ms"
+
+
+def before_ms(row: LatencyInflation) -> str:
+    """A hop's baseline time per request; "new" for a hop on no baseline critical path."""
+    return "new" if row.new_hop else format_ms(row.baseline_ms)
 
 
 def format_duration(seconds: float) -> str:

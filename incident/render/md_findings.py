@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from incident.render.formatting import (
+    before_ms,
     evidence_refs,
     felt_by,
     format_change,
@@ -150,7 +151,7 @@ def _latency(report: Report) -> str:
             [
                 md_escape(where(li.service, li.operation)),
                 md_escape(li.edge) if li.edge else "self time",
-                format_ms(li.baseline_ms),
+                before_ms(li),
                 format_ms(li.incident_ms),
                 ("+" if li.added_ms >= 0 else "") + format_ms(li.added_ms),
                 format_pct(li.share),
