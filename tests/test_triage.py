@@ -10,6 +10,7 @@ import pytest
 from incident.analysis.classify import alert_role, severity_rank
 from incident.analysis.triage import triage
 from incident.model import Alert
+from incident.render.triage import render_triage
 from incident.report import Report, RootCause, Verdict
 
 NS = 1_000_000_000
@@ -262,3 +263,24 @@ def test_unmatched_alert_points_at_its_source() -> None:
     alert = _alert("A little bump in the road", generator_url="https://pd.example/incidents/1")
     (action,) = triage([alert]).groups[0].actions
     assert action.url == "https://pd.example/incidents/1"
+
+
+def test_an_alert_firing_for_weeks_is_flagged_stale_not_timed() -> None:
+    """Past STALE_DAYS a firing alert is more likely forgotten or replayed than news: the
+    group says since when, a notice says how long; a resolved one and a recent one do not."""
+    day = 86_400 * NS
+    alerts = [
+        _alert("Old", starts_ns=T0),
+        _alert("Recent", starts_ns=T0 + 39 * day),
+        _alert("Done", status="resolved", starts_ns=T0, ends_ns=T0 + 35 * day),
+    ]
+    t = triage(alerts, now_ns=T0 + 40 * day)
+    by_name = {g.name: g for g in t.groups}
+    assert by_name["Old"].stale and not by_name["Recent"].stale and not by_name["Done"].stale
+    assert t.notices == [
+        "Old has been firing since 2026-01-01T00:00:00.000Z, 40 days before now: "
+        "a forgotten alert, or an old payload replayed?"
+    ]
+    text = render_triage(t, "text")
+    assert "Old, since 2026-01-01T00:00:00.000Z (stale?)" in text
+    assert "for 40d" not in text and "Recent, for 1d 0h" in text

@@ -25,6 +25,8 @@ from incident.report import Report, TriageAI, format_time
 from incident.text import clip
 
 SCHEMA = "incident.triage/1"
+# An alert still firing after this many days is flagged as stale.
+STALE_DAYS = 30
 
 
 class TriageAction(BaseModel):
@@ -58,6 +60,8 @@ class AlertGroup(BaseModel):
     ended_at: str | None = None
     # Seconds from the earliest start to `now` (still firing) or to the last end (resolved).
     firing_for_s: float | None = None
+    # Still firing after STALE_DAYS: more likely a forgotten or replayed alert than news.
+    stale: bool = False
     role: Role = "unknown"
     role_reason: str = ""
     summary: str | None = None
@@ -265,6 +269,20 @@ def _headline(groups: list[AlertGroup], firing: int, resolved: int) -> str:
     return "; ".join(parts)
 
 
+def _stale(groups: list[AlertGroup]) -> list[str]:
+    """Mark the groups firing for longer than STALE_DAYS; one notice for each."""
+    out = []
+    for g in groups:
+        if g.status != "resolved" and (g.firing_for_s or 0.0) > STALE_DAYS * 86_400:
+            g.stale = True
+            days = int((g.firing_for_s or 0.0) // 86_400)
+            out.append(
+                f"{g.name} has been firing since {g.started_at}, {days} days before now: "
+                "a forgotten alert, or an old payload replayed?"
+            )
+    return out
+
+
 def triage(
     alerts: list[Alert],
     notices: Sequence[str] = (),
@@ -327,6 +345,7 @@ def triage(
                 )
 
     groups.sort(key=_group_sort_key)
+    notices = [*notices, *_stale(groups)]
     firing = sum(g.firing for g in groups if g.role != "heartbeat")
     resolved = sum(g.resolved for g in groups)
     return Triage(

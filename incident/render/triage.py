@@ -44,6 +44,8 @@ def _where(g: AlertGroup) -> str:
 def _since(g: AlertGroup) -> str:
     if g.firing_for_s is None:
         return f"since {g.started_at}" if g.started_at else "start unknown"
+    if g.stale:
+        return f"since {g.started_at} (stale?)"
     verb = "lasted" if g.status == "resolved" else "for"
     return f"{verb} {format_duration(g.firing_for_s)}"
 
