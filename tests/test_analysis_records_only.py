@@ -39,3 +39,16 @@ def test_a_candidate_named_for_its_log_lines_says_so() -> None:
     assert first.service == "backend"
     assert "0 failures" not in first.summary
     assert first.summary.startswith("Named by the records that were read (3 warning or error")
+
+
+def test_without_traces_the_timeline_starts_at_the_first_error_line() -> None:
+    """The earliest error-level message marks where the records start to go wrong; INFO
+    lines, however early, do not."""
+    logs = _logs()
+    logs.append(LogRecord(T0 - 1800 * S, "ERROR", "disk quota exceeded", service="checkout"))
+    report = diagnose(Bundle(logs=logs))
+    firsts = [e for e in report.timeline if e.event.startswith("First error in the logs")]
+    assert [(e.time, e.source) for e in firsts] == [("2025-03-18T05:40:00.000Z", "log")]
+    assert firsts[0].event == "First error in the logs: backend: fetch failed"
+    quiet = [r for r in logs if r.level != "ERROR"]
+    assert not diagnose(Bundle(logs=quiet)).timeline

@@ -148,6 +148,7 @@ def timeline(a: Assessment, ev: EvidenceLog, done: Fields) -> list[TimelineEvent
         *_alert_events(done["alerts"]),
         *(_event(ns, "deploy", text) for ns, text in _deploys(a)),
         *_log_events(done["log_templates"]),
+        *([] if a.inc.n_traces else _first_error_log(done["log_templates"])),
     ]
     timed = [e for e in events if e is not None]
     timed.sort(key=lambda e: e.time)
@@ -211,6 +212,18 @@ def _log_events(templates: list[LogTemplate]) -> list[TimelineEvent | None]:
         for tpl in templates[:5]
         if tpl.new and tpl.first_seen and tpl.level in ("ERROR", "FATAL", "WARN")
     ]
+
+
+def _first_error_log(templates: list[LogTemplate]) -> list[TimelineEvent | None]:
+    """Without traces, the earliest error among the listed log messages marks where the
+    records start to go wrong (a new one is listed as such already)."""
+    errors = [t for t in templates if t.first_seen and t.level in ("ERROR", "FATAL")]
+    first = min(errors, key=lambda t: (t.first_seen or "", t.template), default=None)
+    if first is None or first.new:
+        return []
+    where = f"{first.services[0]}: " if first.services else ""
+    text = f"First error in the logs: {where}{clip(first.template, 120)}"
+    return [_event(first.first_seen, "log", text, [first.evidence])]
 
 
 def _deploys(a: Assessment) -> list[tuple[int, str]]:
