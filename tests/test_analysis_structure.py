@@ -143,8 +143,12 @@ def test_a_service_that_stops_calling_is_a_code_level_suspect() -> None:
     top = ranked[0]
     assert top.component == "cart" and top.kind == "behaviour"
     assert top.behaviour_claim_holds
-    assert top.facts[0].startswith("stopped calling stock.Check in ")
-    assert "of its cart.GetCart invocations (was 0%" in top.facts[0]
+    # The shares read as what they are: how many invocations still make the call, and
+    # how many did before.
+    assert top.facts[0].startswith(
+        f"stopped calling stock.Check: {change.after:.0%} of its cart.GetCart invocations "
+        "make that call, 100% did before ("
+    )
 
 
 def test_a_new_mix_of_callers_is_not_a_change_of_behaviour() -> None:

@@ -10,6 +10,10 @@ from realfiles import FIXTURES
 from synth import SCENARIOS, generate
 
 from incident.analysis import diagnose
+from incident.analysis.candidate import Candidate
+from incident.analysis.signals import WindowStats
+from incident.analysis.trees import build
+from incident.analysis.verdict import BEHAVIOUR_CONFIDENCE, confidence, decide
 from incident.ingest import load
 from incident.model import Bundle
 
@@ -90,3 +94,44 @@ def test_too_few_requests_with_failures_is_inconclusive(tmp_path: Path) -> None:
     report = diagnose(load([str(FIXTURES / "traces" / "messaging-kafka.json")]))
     assert report.verdict.status == "inconclusive", report.verdict
     assert "too few" in report.verdict.reason and report.verdict.alternatives
+
+
+def _behaviour_led(lat_score: float, lat_holds: bool) -> Candidate:
+    c = Candidate(
+        "cart",
+        compared=True,
+        struct_score=0.8,
+        struct_z=6.0,
+        struct_new=50.0,
+        lat_score=lat_score,
+        kind="behaviour",
+    )
+    if lat_holds:
+        c.lat_self, c.lat_before, c.lat_share, c.lat_samples, c.lat_z = 40.0, 10.0, 0.5, 50, 9.0
+    c.score = 0.45
+    return c
+
+
+@pytest.mark.parametrize(
+    ("lat_score", "lat_holds", "status"),
+    [
+        (0.0, False, "inconclusive"),  # changed calls alone
+        (0.08, True, "inconclusive"),  # a slowdown that weighs less than the changed calls
+        (0.45, True, "incident"),  # a slowdown that weighs more than the changed calls
+    ],
+)
+def test_a_weak_claim_resting_mainly_on_changed_calls_names_no_culprit(
+    lat_score: float, lat_holds: bool, status: str
+) -> None:
+    """A changed call pattern can be the data or the request mix: below
+    BEHAVIOUR_CONFIDENCE it heads no incident, also when a small slowdown comes with it."""
+    top = _behaviour_led(lat_score, lat_holds)
+    assert top.behaviour_claim_holds and top.latency_claim_holds is lat_holds
+    assert (lat_score > top.struct_part) is (status == "incident")
+    runner = Candidate("web", compared=True, score=0.05)
+    assert confidence(top, runner) < BEHAVIOUR_CONFIDENCE
+    table = build([])
+    window = WindowStats(table, traces=list(range(40)))
+    verdict = decide([top, runner], window, WindowStats(table, traces=list(range(40))),
+                     fell_back=False, alerts_firing=0)  # fmt: skip
+    assert verdict.status == status

@@ -42,9 +42,10 @@ MIN_REQUESTS = 20
 LATENCY_RISE = 1.25
 Z_SIGNIFICANT = 3.0
 ALTERNATIVES = 3
-# A cause resting on a changed call pattern alone (no new failure, no slowdown, no deploy)
-# heads an incident only from this confidence: on the labelled faults such first guesses
-# between 0.26 and 0.45 were right 5 times in 14 (bench/accuracy.py).
+# A cause resting mainly on a changed call pattern (no new failure or deploy, a slowdown
+# that weighs less than the changed calls) heads an incident only from this confidence: on
+# the labelled faults such first guesses between 0.26 and 0.45 were right 5 times in 14
+# (bench/accuracy.py).
 BEHAVIOUR_CONFIDENCE = 0.5
 
 
@@ -97,15 +98,16 @@ def holds(c: Candidate) -> bool:
     )
 
 
-def _behaviour_only(c: Candidate) -> bool:
-    """Does its claim rest on what it does alone, with no failure, slowdown or deploy?"""
+def _behaviour_led(c: Candidate) -> bool:
+    """Does its claim rest mainly on what it does: no failure, deploy or contention, and a
+    slowdown, if any, that weighs less in its score than the changed calls?"""
     return (
         c.behaviour_claim_holds
         and c.err_new + c.user_new <= 0
         and c.kind != "deploy"
-        and not c.latency_claim_holds
         and not c.pooled
         and not c.symptom_of
+        and (not c.latency_claim_holds or c.lat_score < c.struct_part)
     )
 
 
@@ -245,14 +247,16 @@ def _against_baseline(
             f"{top.component}, score {top.score:.2f}), of the size two calm periods differ by",
             alternatives=[_alternative(c) for c in strong[:ALTERNATIVES]],
         )
-    if _behaviour_only(top) and confidence(top, runner) < BEHAVIOUR_CONFIDENCE:
+    if _behaviour_led(top) and confidence(top, runner) < BEHAVIOUR_CONFIDENCE:
         return Verdict(
             status="inconclusive",
             confidence=confidence(top, runner),
             reason=(
                 f"what {top.component} does changed ({top.facts[0] if top.facts else 'its calls'}"
-                "), but nothing fails more or got slower: a changed call pattern alone can be "
-                "the data or the request mix, and this evidence cannot confirm a fault"
+                "), but nothing fails more"
+                + (" and its slowdown weighs less" if top.latency_claim_holds else " or got slower")
+                + ": a changed call pattern alone can be the data or the request mix, and this "
+                "evidence cannot confirm a fault"
             ),
             alternatives=[_alternative(c) for c in strong[:ALTERNATIVES]],
         )

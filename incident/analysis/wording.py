@@ -330,17 +330,11 @@ def call_change_fact(ch: CallChange) -> str:
     """A call it stopped, started or repeats, with the shares (or counts) and how far the
     change stands out."""
     call, op = _op_text(ch.call), _op_text(ch.op)
-    if ch.how == "stopped":
+    if ch.how in ("stopped", "started"):
         return (
-            f"stopped calling {call} in {1 - ch.after:.0%} of its {op} invocations "
-            f"(was {1 - ch.before:.0%}; {ch.n_after} invocations, {ch.z:.1f} standard "
-            f"errors beyond the baseline's variation)"
-        )
-    if ch.how == "started":
-        return (
-            f"started calling {call} in {ch.after:.0%} of its {op} invocations (was "
-            f"{ch.before:.0%}; {ch.n_after} invocations, {ch.z:.1f} standard errors "
-            f"beyond the baseline's variation)"
+            f"{ch.how} calling {call}: {ch.after:.0%} of its {op} invocations make that "
+            f"call, {ch.before:.0%} did before ({ch.n_after} invocations, {ch.z:.1f} "
+            f"standard errors beyond the baseline's variation)"
         )
     return (
         f"calls {call} {ch.after:.1f} times per {op} invocation that calls it (was {ch.before:.1f})"
