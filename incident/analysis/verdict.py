@@ -5,7 +5,8 @@ Decided once, from the ranked candidates and the windows, before any section is 
 - "no-incident": nothing changed that a responder should look at. Against a baseline (a
   file, or the calm part of the export before a change point): no candidate carries a
   claim that holds (significantly new failures, a latency rise that explains a real share
-  of the added time, a deploy) and the entry points neither slowed down nor failed more.
+  of the added time, a deploy) and earns a score worth a headline by it (`held_score`),
+  and the entry points neither slowed down nor failed more.
   Without anything to compare with (no change over the whole export): few requests fail
   and no alert fires.
 - "inconclusive": something is wrong but the evidence cannot pick one cause: the leading
@@ -96,6 +97,17 @@ def holds(c: Candidate) -> bool:
         or c.behaviour_claim_holds
         or c.symptom_of
     )
+
+
+def held_score(c: Candidate) -> float:
+    """The part of its score that its holding claims earn: a structural change whose claim
+    fails and a slowdown that does not hold add to the score but are no claim to stand on."""
+    if c.kind == "deploy" or c.symptom_of:
+        return c.score
+    lat = c.lat_score if c.latency_claim_holds or c.pooled else 0.0
+    err = c.err_score if c.err_new + c.user_new > 0 else 0.0
+    struct = c.struct_part if c.behaviour_claim_holds else 0.0
+    return 1.0 - (1.0 - lat) * (1.0 - err) * (1.0 - struct)
 
 
 def _behaviour_led(c: Candidate) -> bool:
@@ -214,7 +226,9 @@ def _against_baseline(
 ) -> Verdict:
     """A baseline to compare with: a claim that holds and leads clearly is the incident."""
     # A claim that holds but adds almost nothing (a few ms of a noisy hop) is no incident.
-    strong = [c for c in causes if holds(c) and c.score >= WEAK_SCORE] if not fell_back else []
+    strong = (
+        [c for c in causes if holds(c) and held_score(c) >= WEAK_SCORE] if not fell_back else []
+    )
     if not strong:
         shift = entry_shift(inc, base)
         if shift.slower or shift.failing_more or firing:
