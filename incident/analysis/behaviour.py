@@ -2,7 +2,8 @@
 or repeats and the callees after which its invocations now stop (`behaviour`); per
 operation, how its own time moved (`self_shift`); per service, whether every own operation
 slowed alike, short ones too (`uniform_slowdown`: resource contention), also when each of
-them ran only a few times (`pooled_slowdown`).
+them ran only a few times (`pooled_slowdown`), and whether its calls out all waited longer
+on its own side (`pooled_calls_out`).
 
 Each change is judged against the baseline's own variation per time chunk (see
 `variation`), and against a separate capture, by whether it happened inside the incident
@@ -14,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from incident.analysis.structure import Context, CtxPair, OpKey, Shape
+from incident.analysis.structure import Context, CtxPair, OpKey, Sample, Shape
 from incident.analysis.variation import (
     CHUNKS,
     rate_drift,
@@ -297,14 +298,39 @@ def pooled_slowdown(inc: Shape, base: Shape, service: str) -> tuple[float, float
     every operation ran only a handful of times still shows a slowdown when most of them
     moved together. Calls out (client spans, spans naming a peer) are left out: their time
     is the callee's. (1, 0, n) when fewer than UNIFORM_SHARE of the n operations rose."""
+    pairs = [
+        (st.self_log, b.self_log)
+        for op, st in inc.ops.items()
+        if op[0] == service
+        and (b := base.ops.get(op)) is not None
+        and not st.outbound
+        and st.calls_out * 2 <= st.self_log.n
+    ]
+    return _pooled(pairs)
+
+
+def pooled_calls_out(inc: Shape, base: Shape, service: str) -> tuple[float, float, int]:
+    """(geometric-mean ratio, z, callees compared) of the gaps on a service's calls into
+    other services (its client span less the callee's server span), pooled over its callees
+    as `pooled_slowdown` pools operations. One callee's gap rising is that callee's door or
+    the wire to it; every callee's at once is the caller: a starved process is late to send
+    and to read what its calls return."""
+    pairs = [
+        (s1, s0)
+        for edge, s1 in inc.gaps.items()
+        if edge[0] == service and edge[1] != service and (s0 := base.gaps.get(edge)) is not None
+    ]
+    return _pooled(pairs)
+
+
+def _pooled(pairs: list[tuple[Sample, Sample]]) -> tuple[float, float, int]:
+    """(geometric-mean ratio, z, parts compared) of (incident, baseline) log samples taken
+    together, each against its own baseline mean; (1, 0, n) when fewer than UNIFORM_SHARE
+    of the n parts rose."""
     n0 = n1 = 0
     ss0 = ss1 = shift = 0.0
     parts: list[tuple[int, float]] = []
-    for op, st in inc.ops.items():
-        b = base.ops.get(op)
-        if op[0] != service or b is None or st.outbound or st.calls_out * 2 > st.self_log.n:
-            continue
-        s1, s0 = st.self_log, b.self_log
+    for s1, s0 in pairs:
         if s1.n < POOL_MIN or s0.n < POOL_MIN:
             continue
         mean0, mean1 = s0.m.total / s0.n, s1.m.total / s1.n
@@ -315,11 +341,11 @@ def pooled_slowdown(inc: Shape, base: Shape, service: str) -> tuple[float, float
         parts.append((s1.n, mean1 - mean0))
     if not parts:
         return 1.0, 0.0, 0
-    # Contention slows most of them; one operation's own trouble is not the service's.
+    # Contention slows most of them; one part's own trouble is not the service's.
     if sum(1 for _, x in parts if x >= math.log(UNIFORM_RATIO)) < UNIFORM_SHARE * len(parts):
         return 1.0, 0.0, len(parts)
     d = shift / n1
-    # Within each operation, plus how far the operations' own shifts scatter around d.
+    # Within each part, plus how far the parts' own shifts scatter around d.
     ss1 += sum(n * (x - d) ** 2 for n, x in parts)
     se = max(POOL_SE_FLOOR, math.sqrt(ss0 / n0 / n0 + ss1 / n1 / n1))
     return math.exp(d), d / se, len(parts)

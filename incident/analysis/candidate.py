@@ -119,6 +119,9 @@ class Candidate:
     pooled_ratio: float = 1.0
     pooled_z: float = 0.0
     pooled_ops: int = 0
+    # ...or the gaps of its calls out, pooled over its callees (`behaviour.pooled_calls_out`):
+    # then `pooled_ops` counts callees.
+    pooled_calls: bool = False
     # The pooled rise, not its share of the requests' added time, sized its latency score.
     pooled_led: bool = False
 

@@ -53,7 +53,7 @@ def describe(
         slowed, compared = c.uniform_slowed
         fact = wording.uniform_fact(slowed, compared, c.uniform_ratio)
     elif c.pooled and not c.instance:
-        fact = wording.pooled_fact(c.pooled_ops, c.pooled_ratio)
+        fact = wording.pooled_fact(c.pooled_ops, c.pooled_ratio, calls=c.pooled_calls)
     if fact is not None:
         # First when it is what made the cause: its share of the requests' time is small.
         c.facts.insert(0 if c.pooled_led else len(c.facts), fact)
@@ -144,9 +144,10 @@ def _describe_latency(
         c.kind = "saturation"
     else:
         c.kind = "latency"
-    if (c.uniform or c.pooled) and main != "peer":
+    if (c.uniform or (c.pooled and not c.pooled_calls)) and main != "peer":
         # Every operation of its own slowed, short ones too: the instances are starved
-        # (CPU, memory, throttling), whichever hop shows it most.
+        # (CPU, memory, throttling), whichever hop shows it most. (Its calls out all
+        # waiting longer on its side can be its own network as well: the hop decides.)
         c.kind = "saturation"
     own = [
         (d, k)

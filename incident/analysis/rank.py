@@ -15,6 +15,7 @@ from incident.analysis.behaviour import (
     STRUCT_Z,
     UNIFORM_RATIO,
     behaviour,
+    pooled_calls_out,
     pooled_slowdown,
     self_shift,
     uniform_slowdown,
@@ -123,9 +124,18 @@ def _structure(cands: dict[str, Candidate], inc: WindowStats, base: WindowStats)
     echoes = {a for a, b in inc.graph if b in failing and a != b}
     for name in sorted({op[0] for op in inc.shape.ops} - echoes):
         ratio, z, ops = pooled_slowdown(inc.shape, base.shape, name)
-        if ops >= POOL_OPS and ((z >= POOL_Z and ratio >= POOL_RATIO) or name in cands):
+        own = ops >= POOL_OPS and z >= POOL_Z and ratio >= POOL_RATIO
+        if ops >= POOL_OPS and (own or name in cands):
             c = get_or_add(cands, name)
             c.pooled_ratio, c.pooled_z, c.pooled_ops = ratio, z, ops
+        if own:
+            continue
+        # Its own work may show too little (a few short spans): every call it makes waiting
+        # longer on its side tells the same.
+        ratio, z, callees = pooled_calls_out(inc.shape, base.shape, name)
+        if callees >= POOL_OPS and z >= POOL_Z and ratio >= POOL_RATIO:
+            c = get_or_add(cands, name)
+            c.pooled_ratio, c.pooled_z, c.pooled_ops, c.pooled_calls = ratio, z, callees, True
     for name, c in sorted(cands.items()):
         if c.ctype != "service" or c.own_latency <= 0:
             continue

@@ -270,7 +270,14 @@ def uniform_fact(slowed: int, compared: int, ratio: float) -> str:
     )
 
 
-def pooled_fact(ops: int, ratio: float) -> str:
+def pooled_fact(ops: int, ratio: float, *, calls: bool = False) -> str:
+    if calls:
+        return (
+            f"its calls to {plural(ops, 'other service')} all waited longer on its own side "
+            f"(between its client span and the callee's server span), x{ratio:.1f} taken "
+            f"together, each against its own baseline: the caller itself is slow to send "
+            f"and to read (starved of CPU or threads, or its own network), not its callees"
+        )
     return (
         f"its own time over {plural(ops, 'operation')} rose x{ratio:.1f} taken together, "
         f"each against its own baseline: resource contention on its instances (CPU, "
