@@ -75,6 +75,9 @@ def test_a_caller_late_on_all_its_calls_is_named_itself() -> None:
         assert (first.service, first.kind) == ("book", "network")
         assert "all waited longer on its own side" in _facts(report)
         assert "3 other services" in _facts(report)
+        # The headline and the summary say what made it the cause, not one callee's path.
+        assert "all waited longer on its own side" in report.verdict.reason
+        assert "slow on its own side of every call it makes" in first.summary
 
 
 def test_one_callee_late_is_not_the_caller() -> None:

@@ -135,7 +135,7 @@ def _kind_sentence(c: Candidate, compared: bool) -> str:
         f"(connection pool or worker saturation); it {added}.",
         "behaviour": f"{where} changed what it does next while its callers did not "
         f"(a code-level change: an exception or a changed result): {first}.",
-        "network": _network_sentence(c, compared, added),
+        "network": _network_sentence(c, compared, added, few),
         "dependency": f"{c.component} could not be reached: "
         f"{plural(c.unreachable, 'call')} from {_join(c.callers)} never "
         f"connected (unavailable, refused or unresolvable); {failures}.",
@@ -153,9 +153,16 @@ def _kind_sentence(c: Candidate, compared: bool) -> str:
     }.get(c.kind, f"{where} is the most likely origin.")
 
 
-def _network_sentence(c: Candidate, compared: bool, added: str) -> str:
-    """A network cause: seen from the caller (its slow calls to one callee) or on the path
-    into it."""
+def _network_sentence(c: Candidate, compared: bool, added: str, few: str) -> str:
+    """A network cause: on its own side of every call it makes, seen from the caller (its
+    slow calls to one callee) or on the path into it."""
+    if c.pooled_calls and c.pooled_led:
+        return (
+            f"{c.component} is slow on its own side of every call it makes: its calls to "
+            f"{plural(c.pooled_ops, 'other service')} waited x{c.pooled_ratio:.1f} as long "
+            f"between its client spans and the callees' server spans, taken together "
+            f"(starved of CPU or threads, or its own network); it {few}."
+        )
     if c.net_callee and compared:
         return (
             f"{c.component} waits on the network for its calls to "
