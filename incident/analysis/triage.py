@@ -208,6 +208,7 @@ def _build_group(
     ordered = actions + runbook_actions if role == "heartbeat" else runbook_actions + actions
     # A summary that only repeats the name adds nothing to read.
     summary = next((a.summary for a in alerts if a.summary and a.summary != key[0]), None)
+    duration = _duration_s(starts, ends, status, now_ns)
     return AlertGroup(
         name=key[0],
         service=key[1],
@@ -220,7 +221,8 @@ def _build_group(
         sources=sorted({a.source for a in alerts}),
         started_at=format_time(min(starts)) if starts else None,
         ended_at=format_time(max(ends)) if ends and status == "resolved" else None,
-        firing_for_s=_duration_s(starts, ends, status, now_ns),
+        firing_for_s=duration,
+        stale=status != "resolved" and (duration or 0.0) > STALE_DAYS * 86_400,
         role=role,
         role_reason=reason,
         summary=summary,
@@ -270,17 +272,13 @@ def _headline(groups: list[AlertGroup], firing: int, resolved: int) -> str:
 
 
 def _stale(groups: list[AlertGroup]) -> list[str]:
-    """Mark the groups firing for longer than STALE_DAYS; one notice for each."""
-    out = []
-    for g in groups:
-        if g.status != "resolved" and (g.firing_for_s or 0.0) > STALE_DAYS * 86_400:
-            g.stale = True
-            days = int((g.firing_for_s or 0.0) // 86_400)
-            out.append(
-                f"{g.name} has been firing since {g.started_at}, {days} days before now: "
-                "a forgotten alert, or an old payload replayed?"
-            )
-    return out
+    """A notice for each group still firing after STALE_DAYS."""
+    return [
+        f"{g.name} has been firing since {g.started_at}, {int((g.firing_for_s or 0.0) // 86_400)}"
+        " days before now: a forgotten alert, or an old payload replayed?"
+        for g in groups
+        if g.stale
+    ]
 
 
 def triage(
