@@ -208,6 +208,12 @@ class Candidate:
         return self.lat_self + self.lat_net + self.lat_peer + self.lat_retry + self.lat_net_own
 
 
+def combined(lat: float, err: float, struct: float) -> float:
+    """One score from its latency, failure and structure parts (each 0..1): independent
+    pieces of evidence, any of which can make the cause."""
+    return 1.0 - (1.0 - lat) * (1.0 - err) * (1.0 - struct)
+
+
 def get_or_add(cands: dict[str, Candidate], name: str, ctype: str = "service") -> Candidate:
     """The candidate for `name`, added if new; a more specific `ctype` than "service" wins."""
     c = cands.get(name)

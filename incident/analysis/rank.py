@@ -20,7 +20,7 @@ from incident.analysis.behaviour import (
     self_shift,
     uniform_slowdown,
 )
-from incident.analysis.candidate import Candidate, get_or_add
+from incident.analysis.candidate import Candidate, combined, get_or_add
 from incident.analysis.config import AnalysisConfig
 from incident.analysis.describe import describe
 from incident.analysis.signals import OriginErrors, WindowStats
@@ -214,7 +214,7 @@ def rank(
             # A 4xx the entry point absorbed (a lookup that found nothing, a retried token) is
             # routine traffic, not an outage the client caused.
             c.err_score *= 0.5
-        c.score = 1.0 - (1.0 - c.lat_score) * (1.0 - c.err_score) * (1.0 - c.struct_part)
+        c.score = combined(c.lat_score, c.err_score, c.struct_part)
         c.compared = base is not None
         if c.compared and c.lat_z == math.inf:
             c.lat_z = 0.0  # compared, and none of its hops grew

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from incident.analysis.candidate import Candidate
+from incident.analysis.candidate import Candidate, combined
 from incident.analysis.evidence import plural
 from incident.analysis.signals import WindowStats
 from incident.report import Verdict
@@ -107,7 +107,7 @@ def held_score(c: Candidate) -> float:
     lat = c.lat_score if c.latency_claim_holds or c.pooled else 0.0
     err = c.err_score if c.err_new + c.user_new > 0 else 0.0
     struct = c.struct_part if c.behaviour_claim_holds else 0.0
-    return 1.0 - (1.0 - lat) * (1.0 - err) * (1.0 - struct)
+    return combined(lat, err, struct)
 
 
 def _behaviour_led(c: Candidate) -> bool:
