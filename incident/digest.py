@@ -485,7 +485,7 @@ def _sections(
     report: Report, ev_by_id: dict[str, Evidence], v: Callable[[str | None], str]
 ) -> list[_Section[Any]]:
     """The sections in priority order, each with its items ranked best first."""
-    compared = report.window.baseline != "none"
+    compared = report.window.compared
     w = _Lines(v, ev_by_id, compared=compared)
     paths = sorted(
         (p for p in report.critical_paths if p.label != "baseline"),

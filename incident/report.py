@@ -32,6 +32,11 @@ class Window(_Model):
     baseline_start: str | None = None
     baseline_end: str | None = None
 
+    @property
+    def compared(self) -> bool:
+        """Whether anything was compared with: without a baseline no time was "added"."""
+        return self.baseline != "none"
+
 
 VerdictStatus = Literal["incident", "no-incident", "inconclusive"]
 

@@ -250,7 +250,7 @@ def data_quality(a: Assessment, ev: EvidenceLog, done: Fields) -> DataQualityRep
     t = a.table
     warnings = list(q.warnings)
     warnings.extend(w for w in t.warnings if w not in warnings)
-    if a.window.baseline == "none" and a.bundle.spans:
+    if not a.window.compared and a.bundle.spans:
         warnings.append(
             "no baseline: no fault-free export was given and no calm period "
             "was found before the incident, so nothing is compared"

@@ -212,7 +212,7 @@ def _latency(report: Report) -> RenderableType | None:
     if not report.latency_inflation:
         return None
     # Nothing to compare with: where the time goes, not what grew.
-    compared = report.window.baseline != "none"
+    compared = report.window.compared
     columns = (("base", "right"), ("now", "right"), ("added", "right"))
     table = _table(
         "Latency inflation" if compared else "Critical-path time per hop (no baseline)",

@@ -145,7 +145,7 @@ def _latency(report: Report) -> str:
         if rank < _LATENCY_MIN_ROWS or li.share >= _LATENCY_MIN_SHARE
     ][:_LATENCY_MAX_ROWS]
     hidden = len(report.latency_inflation) - len(listed)
-    compared = report.window.baseline != "none"
+    compared = report.window.compared
     if report.latency_inflation and compared:
         rows = [
             [
