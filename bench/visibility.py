@@ -14,6 +14,11 @@ whose both sides stay within x1.5 changed nothing a trace-based method can read:
 its service first would be a guess. Counts under 6 in both parts, and exports with fewer
 than 20 requests before the injection, are left out.
 
+The same measure of its own change is then taken for every service of the export, and the
+injected service's place among them printed: where other services changed more (the load
+generator's request mix moves from minute to minute), even a method told the injection
+instant cannot single it out by what it changed.
+
     python bench/visibility.py [--data DIR] [--within 1.5]
 """
 
@@ -78,9 +83,10 @@ def _own(t: SpanTable, names: list[str], truth: str, side: Callable[[int], str])
         if calls["pre"][key] + calls["post"][key] < MIN_COUNT:
             continue
         op = key[0]
-        a = calls["pre"][key] / max(1, invocations["pre"][op])
-        c = calls["post"][key] / max(1, invocations["post"][op])
-        changes.append((_factor(a, c), f"{op} -> {key[1]} {key[2]} per call {a:.2f} -> {c:.2f}"))
+        was = calls["pre"][key] / max(1, invocations["pre"][op])
+        now = calls["post"][key] / max(1, invocations["post"][op])
+        what = f"{op} -> {key[1]} {key[2]} per call {was:.2f} -> {now:.2f}"
+        changes.append((_factor(was, now), what))
     return _largest(changes)
 
 
@@ -119,10 +125,10 @@ def _callers(t: SpanTable, names: list[str], truth: str, side: Callable[[int], s
             continue
         if kids["pre"][key] + kids["post"][key] < MIN_COUNT:
             continue
-        a = kids["pre"][key] / invocations["pre"][op]
-        c = kids["post"][key] / invocations["post"][op]
-        what = f"{op[0]} {op[1]} -> {key[1]} {key[2]} per call {a:.2f} -> {c:.2f}"
-        changes.append((_factor(a, c), what))
+        was = kids["pre"][key] / invocations["pre"][op]
+        now = kids["post"][key] / invocations["post"][op]
+        what = f"{op[0]} {op[1]} -> {key[1]} {key[2]} per call {was:.2f} -> {now:.2f}"
+        changes.append((_factor(was, now), what))
     for op in leading:
         a, c = durations["pre"].get(op, []), durations["post"].get(op, [])
         if len(a) >= 5 and len(c) >= 5:
@@ -131,9 +137,19 @@ def _callers(t: SpanTable, names: list[str], truth: str, side: Callable[[int], s
     return _largest(changes)
 
 
-def visibility(fault: Fault) -> tuple[Change, Change] | None:
-    """(the injected service's largest change, its callers'), or None with too little
-    traffic before the injection."""
+def _place(
+    t: SpanTable, names: list[str], truth: str, side: Callable[[int], str], own: float
+) -> tuple[int, int]:
+    """(the place of `truth`'s own largest change `own` among every service's, 1 = none
+    changed more; how many services)."""
+    others = [_own(t, names, s, side)[0] for s in set(t.service) - {truth}]
+    return 1 + sum(1 for factor in others if factor > own), len(others) + 1
+
+
+def visibility(fault: Fault) -> tuple[Change, Change, int, int] | None:
+    """(the injected service's largest change, its callers', its place among all services
+    by their own largest change, how many services), or None with too little traffic
+    before the injection."""
     table = build(load(list(fault.files)).spans)
     names = [s.name for s in table.spans]
 
@@ -142,7 +158,9 @@ def visibility(fault: Fault) -> tuple[Change, Change] | None:
 
     if sum(1 for r in table.roots if side(r) == "pre") < MIN_REQUESTS:
         return None
-    return _own(table, names, fault.truth, side), _callers(table, names, fault.truth, side)
+    own = _own(table, names, fault.truth, side)
+    place, services = _place(table, names, fault.truth, side, own[0])
+    return own, _callers(table, names, fault.truth, side), place, services
 
 
 def main() -> int:
@@ -153,19 +171,24 @@ def main() -> int:
     bound = math.log(args.within)
     found, _ = faults(args.data)
     code_level = [f for f in found if f.kind in ("exception", "return")]
-    print("| fault | kind | injected service | own largest change | callers' largest change |")
-    print("|---|---|---|---|---|")
+    print(
+        "| fault | kind | injected service | own largest change | callers' largest change "
+        "| its place by own change |"
+    )
+    print("|---|---|---|---|---|---|")
     unseen: list[Fault] = []
+    places: list[int] = []
     for fault in code_level:
         seen = visibility(fault)
         label = f"{fault.system} {fault.time}"
         if seen is None:
             print(f"| {label} | {fault.kind} | {fault.truth} | too little traffic before | |")
             continue
-        (own, own_what), (up, up_what) = seen
+        (own, own_what), (up, up_what), place, services = seen
+        places.append(place)
         print(
             f"| {label} | {fault.kind} | {fault.truth} | x{math.exp(own):.2f} ({own_what}) "
-            f"| x{math.exp(up):.2f} ({up_what}) |"
+            f"| x{math.exp(up):.2f} ({up_what}) | {place} of {services} |"
         )
         if own <= bound and up <= bound:
             unseen.append(fault)
@@ -176,6 +199,12 @@ def main() -> int:
     )
     scored = len(found)
     print(f"AC@1 from signal is then at most {scored - len(unseen)} of {scored}")
+    first, top3 = sum(1 for p in places if p == 1), sum(1 for p in places if p <= 3)
+    print(
+        f"By its own largest change, cut at the injection instant, the injected service is "
+        f"first among the export's services in {first} of {len(places)} code-level faults "
+        f"and among the first three in {top3}"
+    )
     return 0
 
 

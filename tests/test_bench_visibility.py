@@ -1,5 +1,6 @@
 """bench/visibility.py's measure: a service that stops a call after the cut changes; a calm
-export changes by less than x1.5 on both sides."""
+export changes by less than x1.5 on both sides; a service is placed behind those that
+changed more."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from incident.model import Span, SpanKind
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-from visibility import _callers, _own
+from visibility import _callers, _own, _place
 
 MS = 1_000_000
 CUT = 200 * 100 * MS
@@ -35,21 +36,31 @@ def _spans(stop_after_cut: bool) -> list[Span]:
     return out
 
 
-def _changes(stop_after_cut: bool) -> tuple[float, float]:
+def _changes(stop_after_cut: bool, service: str = "pricing") -> tuple[float, float, int]:
     table = build(_spans(stop_after_cut))
     names = [s.name for s in table.spans]
 
     def side(i: int) -> str:
         return "pre" if table.start[i] < CUT else "post"
 
-    return _own(table, names, "pricing", side)[0], _callers(table, names, "pricing", side)[0]
+    own = _own(table, names, service, side)[0]
+    place, services = _place(table, names, service, side, own)
+    assert services == 3
+    return own, _callers(table, names, service, side)[0], place
 
 
 def test_a_call_that_stops_is_a_large_change_of_the_service() -> None:
-    own, _ = _changes(stop_after_cut=True)
+    own, _, place = _changes(stop_after_cut=True)
     assert own > math.log(10)
+    assert place == 1
+
+
+def test_a_service_that_changed_nothing_is_placed_behind_those_that_did() -> None:
+    own, _, place = _changes(stop_after_cut=True, service="gw")
+    assert own <= math.log(1.5)
+    assert place == 3
 
 
 def test_a_calm_export_changes_by_less_than_the_bound_on_both_sides() -> None:
-    own, callers = _changes(stop_after_cut=False)
+    own, callers, _ = _changes(stop_after_cut=False)
     assert own <= math.log(1.5) and callers <= math.log(1.5)
