@@ -157,3 +157,46 @@ def test_a_weak_claim_resting_mainly_on_changed_calls_names_no_culprit(
     verdict = decide([top, runner], window, WindowStats(table, traces=list(range(40))),
                      fell_back=False, alerts_firing=0)  # fmt: skip
     assert verdict.status == status
+
+
+def _steady(slow_every: int, n: int = 60) -> Bundle:
+    """`n` requests alike through the export (web calls db), every `slow_every`-th of them
+    taking 1.5 s instead of 120 ms: no change point anywhere."""
+    spans: list[Span] = []
+    for k in range(n):
+        tid, t0 = f"{k + 1:032x}", 1_700_000_000_000_000_000 + k * 2_000_000_000
+        took = 1_500_000_000 if k % slow_every == 0 else 120_000_000
+        root, call = f"{k + 1:08x}00000001", f"{k + 1:08x}00000002"
+        spans += [
+            Span(tid, root, None, "web", "GET /", 2, t0, t0 + took),
+            Span(tid, call, root, "web", "SELECT", 3, t0, t0 + took - 5_000_000,
+                 attributes={"db.system": "postgresql"}),
+        ]  # fmt: skip
+    return Bundle(spans=spans)
+
+
+def test_requests_slow_throughout_an_export_with_nothing_to_compare_is_inconclusive() -> None:
+    """Most requests over the fixed slow threshold from the first to the last: not a system
+    at rest, though nothing changed inside the export; the candidates are named."""
+    report = diagnose(_steady(slow_every=1))
+    assert report.verdict.status == "inconclusive", report.verdict
+    assert "60 of 60 requests took longer than 1,000 ms" in report.verdict.reason
+    assert report.verdict.alternatives and report.impact.user_facing
+
+
+def test_a_few_slow_requests_in_a_steady_export_are_no_incident_and_hurt_no_user() -> None:
+    """A slow request in ten throughout: a system at rest, and its report says no incident
+    reached users (the impact agrees with the verdict)."""
+    report = diagnose(_steady(slow_every=10))
+    assert report.verdict.status == "no-incident", report.verdict
+    assert report.impact.traces_slow == 6
+    assert report.impact.user_facing is False
+
+
+def test_a_real_minute_slow_throughout_alone_is_inconclusive() -> None:
+    """The real minute of a network delay, alone: most requests are slow from its first
+    second, so there is no calm part to compare with."""
+    report = diagnose(load([str(NEZHA / "rca_data/2022-08-22/trace/05_28_trace.csv.gz")]))
+    assert report.verdict.status == "inconclusive", report.verdict
+    assert "throughout the export" in report.verdict.reason
+    assert report.root_causes

@@ -91,8 +91,15 @@ def assess(bundle: Bundle, baseline: Bundle | None, config: AnalysisConfig) -> A
         window.baseline = "none"
     firing = sum(1 for alert in bundle.alerts if alert.status == "firing")
     error_logs = sum(1 for r in bundle.logs if r.level in ("ERROR", "FATAL"))
+    slow = _slow_traces(inc, base, config)
     verdict = decide(
-        causes, inc, compared, fell_back=fell_back, alerts_firing=firing, error_logs=error_logs
+        causes,
+        inc,
+        compared,
+        fell_back=fell_back,
+        alerts_firing=firing,
+        error_logs=error_logs,
+        slow=(sum(slow.values()), config.slow_threshold_ms),
     )
     if verdict.status == "no-incident":
         causes = []  # no culprit on a system at rest
@@ -112,7 +119,7 @@ def assess(bundle: Bundle, baseline: Bundle | None, config: AnalysisConfig) -> A
         fell_back=fell_back,
         added=added,
         verdict=verdict,
-        slow=_slow_traces(inc, base, config),
+        slow=slow,
     )
 
 

@@ -217,7 +217,8 @@ def impact(a: Assessment, ev: EvidenceLog, done: Fields) -> Impact:
     n = max(1, inc.n_traces)
     base_failed = (base.failed_traces / max(1, base.n_traces)) if base else 0.0
     user_facing = (inc.failed_traces / n - base_failed > 0.01) or n_slow / n > 0.05
-    if a.causes and a.causes[0].category == "partial":
+    if (a.causes and a.causes[0].category == "partial") or a.verdict.status == "no-incident":
+        # Absorbed failures, or a system at rest: no impact of an incident reached users.
         user_facing = False
     imp = Impact(
         user_facing=user_facing,

@@ -8,10 +8,10 @@ Decided once, from the ranked candidates and the windows, before any section is 
   of the added time, a deploy) and earns a score worth a headline by it (`held_score`),
   and the entry points neither slowed down nor failed more.
   Without anything to compare with (no change over the whole export): few requests fail
-  and no alert fires.
+  or are slow, and no alert fires.
 - "inconclusive": something is wrong but the evidence cannot pick one cause: the leading
   candidates are tied, the best is weak, alerts fire while the traces show no change, or
-  requests fail throughout an export that has no calm period to compare with.
+  requests fail or are slow throughout an export that has no calm period to compare with.
 - "incident": one candidate stands out; `confidence` says how far to trust it.
 
 Confidence is a calibrated function of the leading score and its margin over the next
@@ -35,8 +35,9 @@ WEAK_SCORE = 0.1
 # Below this confidence a first guess is as likely drift as a fault (calibrated on the
 # labelled faults of bench/accuracy.py, see README "Accuracy").
 WEAK_CONFIDENCE = 0.25
-# Failing requests, without anything to compare with, past which the export cannot be a
-# system at rest whatever its history (steady background errors stay well below it).
+# Failing or slow requests, without anything to compare with, past which the export cannot
+# be a system at rest whatever its history (steady background errors, and requests over the
+# fixed slow threshold of a calm system, stay well below it).
 STEADY_FAILURE_RATE = 0.5
 MIN_REQUESTS = 20
 # How far an entry point's latency or failure rate must move to be a change.
@@ -143,13 +144,16 @@ def decide(
     fell_back: bool,
     alerts_firing: int,
     error_logs: int = 0,
+    slow: tuple[int, float] = (0, 0.0),
 ) -> Verdict:
-    """The verdict for these ranked causes (best first) and windows."""
+    """The verdict for these ranked causes (best first) and windows; `slow` is how many
+    incident requests were slow and the fixed threshold (ms) that judged them when there
+    is nothing to compare with."""
     firing = f"{alerts_firing} alert{'s' if alerts_firing != 1 else ''} firing"
     if not inc.n_traces:
         return _without_traces(causes, firing if alerts_firing else "", error_logs)
     if base is None:
-        return _without_baseline(causes, inc, fell_back, firing if alerts_firing else "")
+        return _without_baseline(causes, inc, fell_back, firing if alerts_firing else "", slow)
     return _against_baseline(causes, inc, base, fell_back, firing if alerts_firing else "")
 
 
@@ -175,7 +179,11 @@ def _without_traces(causes: list[Candidate], firing: str, error_logs: int) -> Ve
 
 
 def _without_baseline(
-    causes: list[Candidate], inc: WindowStats, fell_back: bool, firing: str
+    causes: list[Candidate],
+    inc: WindowStats,
+    fell_back: bool,
+    firing: str,
+    slow: tuple[int, float],
 ) -> Verdict:
     """No baseline and no change point: only comparisons inside the export can decide."""
     located = next((c for c in causes[:1] if c.instance or c.version), None)
@@ -196,6 +204,12 @@ def _without_baseline(
             f"{inc.failed_traces} of {n} requests failed throughout the export and there is "
             "no calm period or baseline to compare with, so the cause cannot be told from "
             "the background"
+        )
+    elif n >= MIN_REQUESTS and slow[0] >= STEADY_FAILURE_RATE * n:
+        why = (
+            f"{slow[0]} of {n} requests took longer than {slow[1]:,.0f} ms throughout the "
+            "export and there is no calm period or baseline to compare with, so the cause "
+            "cannot be told from the background"
         )
     elif firing:
         why = (
