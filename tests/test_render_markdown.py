@@ -395,3 +395,19 @@ def test_an_inconclusive_draft_asks_to_find_the_cause_not_to_fix_one() -> None:
     assert "- [ ] Find the cause: the evidence is too weak to blame backend" in text
     assert "Fix or mitigate the cause" not in text
     assert "retry budget" not in text
+
+
+def test_the_reach_counts_one_service_and_one_user_in_the_singular() -> None:
+    cause = RootCause(
+        service="cart", kind="latency", category="transient", origin="infrastructure",
+        score=0.5, summary="slow",
+    )  # fmt: skip
+    report = Report(root_causes=[cause])
+    report.blast_radius.services = ["cart"]
+    report.blast_radius.users_affected = 1
+    text = render_markdown(report)
+    assert "It reached 1 service, " in text and "1 user;" in text
+    report.blast_radius.services = ["cart", "web"]
+    report.blast_radius.users_affected = 1200
+    assert "It reached 2 services, " in render_markdown(report)
+    assert "1,200 users" in render_markdown(report)

@@ -3,6 +3,7 @@ detection and timeline sections (Markdown, every data value escaped)."""
 
 from __future__ import annotations
 
+from incident.analysis.evidence import plural
 from incident.render.formatting import (
     evidence_refs,
     format_duration,
@@ -111,12 +112,12 @@ def _summary(report: Report) -> str:
         sentences.append("No root cause could be ranked from the data that was read.")
     reach: list[str] = []
     if report.blast_radius.services:
-        reach.append(f"{len(report.blast_radius.services)} services")
+        reach.append(plural(len(report.blast_radius.services), "service"))
     if report.blast_radius.share_of_requests:
         reach.append(f"{format_pct(report.blast_radius.share_of_requests)} of requests")
     users = imp.users_affected or report.blast_radius.users_affected
     if users:
-        reach.append(f"{users:,} users")
+        reach.append(plural(users, "user"))
     if reach:
         felt = "users felt it" if imp.user_facing else "users were shielded from it"
         sentences.append(f"It reached {', '.join(reach)}; {felt}.")

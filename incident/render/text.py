@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from incident.analysis.evidence import plural
 from incident.render.safe import safe_data
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def render_inventory(inv: dict[str, Any]) -> str:
@@ -25,11 +22,11 @@ def render_inventory(inv: dict[str, Any]) -> str:
     if len(lines) == 1:
         lines.append("  (none)")
     lines.append(
-        f"Traces: {_plural(inv.get('traces', 0), 'trace')}, {_plural(inv.get('spans', 0), 'span')}"
+        f"Traces: {plural(inv.get('traces', 0), 'trace')}, {plural(inv.get('spans', 0), 'span')}"
     )
     services = inv.get("services", [])
     lines.append(f"Services ({len(services)}): {', '.join(services) if services else '-'}")
-    lines.append(f"Logs: {_plural(inv.get('logs', 0), 'record')}")
+    lines.append(f"Logs: {plural(inv.get('logs', 0), 'record')}")
     alerts = inv.get("alerts", [])
     lines.append(f"Alerts: {len(alerts)}")
     for a in alerts:
