@@ -119,6 +119,13 @@ class Failure(_Model):
     business_critical: bool = False
     baseline_count: int = 0
     example: str = ""
+    # The sample sizes of `count` and `baseline_count`: calls to the component (its spans,
+    # or the client calls naming it) in the incident window and in the baseline.
+    calls: int = 0
+    baseline_calls: int = 0
+    # It fails significantly more often than in the baseline, or newly (the ranking's own
+    # test); always false with nothing to compare with.
+    rose: bool = False
 
 
 class BlastRadius(_Model):

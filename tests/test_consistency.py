@@ -60,3 +60,39 @@ def test_a_failure_has_one_category_everywhere(kind: str, seed: int) -> None:
                     rc.service,
                     rc.operation,
                 )
+
+
+@pytest.mark.parametrize("kind", SCENARIOS)
+def test_a_failure_rose_exactly_when_the_ranking_found_it_new(kind: str) -> None:
+    """`Failure.rose` is the ranking's own test: the error cause a report heads with rose;
+    with nothing compared nothing can have risen; and every failure comes with its sample
+    sizes (no more failures than calls)."""
+    sc = generate(kind, seed=2, traces=300)
+    against = diagnose(sc.bundle(), sc.baseline_bundle())
+    by_key = {(f.service, f.operation): f for f in against.failures}
+    top = against.root_causes[0] if against.root_causes else None
+    if top is not None and top.kind == "error" and (top.service, top.operation) in by_key:
+        assert by_key[(top.service, top.operation)].rose
+    for f in against.failures:
+        assert 0 < f.count <= f.calls
+        assert f.baseline_count <= f.baseline_calls
+    calm = diagnose(sc.baseline_bundle())  # one calm export: no change point, no comparison
+    assert calm.window.baseline == "none"
+    for f in calm.failures:
+        assert not f.rose and f.baseline_calls == 0
+
+
+def test_errors_listed_as_already_before_did_not_rise() -> None:
+    """The sample's orders errors: 1 of 217 calls in the calm part, 8 of 367 after; the
+    two-proportion test finds no significant rise, and the draft shows both rates."""
+    from incident.render.markdown import render_markdown
+
+    sample = Path(__file__).resolve().parents[1] / "samples" / "checkout-db-latency"
+    report = diagnose(load([str(sample)]))
+    orders = next(f for f in report.failures if f.service == "orders")
+    assert (orders.count, orders.calls, orders.baseline_count, orders.baseline_calls) == (
+        8, 367, 1, 217,
+    )  # fmt: skip
+    assert not orders.rose
+    text = render_markdown(report)
+    assert "8 of 367 calls failed (2.2%) during the incident, 1 of 217 calls failed" in text

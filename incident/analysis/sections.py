@@ -277,6 +277,8 @@ def failures(a: Assessment, ev: EvidenceLog, done: Fields) -> list[Failure]:
     t = inc.table
     rows: list[Failure] = []
     instrumented = {k[0] for k in inc.res_acc}
+    # The ranking's test of a rise over the baseline (without one, nothing can have risen).
+    rose = {c.component for c in a.ordered if c.err_new + c.user_new > 0} if a.compared else set()
     for name, o in sorted(inc.origins.items(), key=lambda kv: -(kv[1].errors + kv[1].user_errors)):
         if not o.examples:
             continue
@@ -314,6 +316,12 @@ def failures(a: Assessment, ev: EvidenceLog, done: Fields) -> list[Failure]:
                 business_critical=any(a.config.is_critical(x) for x in [*entry_names, op or ""]),
                 baseline_count=(b.errors + b.user_errors) if b else 0,
                 example=clip(error_text(s), 200),
+                # The sample sizes the ranking judged the rise on.
+                calls=inc.calls.get(name, 0) or count,
+                baseline_calls=(base.calls.get(name, 0) or (b.errors + b.user_errors if b else 0))
+                if base
+                else 0,
+                rose=name in rose,
             )
         )
         if len(rows) >= a.config.max_failure_rows:

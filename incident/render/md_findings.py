@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from incident.analysis.evidence import plural
 from incident.render.formatting import (
     before_ms,
     evidence_refs,
@@ -108,24 +109,31 @@ def _root_cause(report: Report) -> str:
             else "**Contributing factors** (lower-ranked candidates)"
         )
         parts.append(f"{title}:\n\n" + factors)
-    # Errors that were there before and are not (also) a ranked cause.
+    # Errors that were there before, fail no more often now, and are not a ranked cause.
     causes = {(rc.service, rc.operation) for rc in report.root_causes}
     old = [
         f
         for f in report.failures
-        if f.baseline_count > 0 and (f.service, f.operation) not in causes
+        if f.baseline_count > 0 and not f.rose and (f.service, f.operation) not in causes
     ]
     if old:
         lines = "\n".join(
-            f"- {md_escape(where(f.service, f.operation))}: {f.baseline_count:,} in the baseline, "
-            f"{f.count:,} during the incident"
+            f"- {md_escape(where(f.service, f.operation))}: {_share(f.count, f.calls)} during "
+            f"the incident, {_share(f.baseline_count, f.baseline_calls)} in the baseline"
             for f in old
         )
         parts.append(
-            "**Errors already occurring before the incident** (seen in the baseline too, so "
-            "not ranked as its cause):\n\n" + lines
+            "**Errors already occurring before the incident** (seen in the baseline too and "
+            "not significantly more often now, so not ranked as its cause):\n\n" + lines
         )
     return "\n\n".join(parts)
+
+
+def _share(failed: int, calls: int) -> str:
+    """ "8 of 367 calls failed (2.2%)"."""
+    if calls <= 0:
+        return f"{failed:,} failed"
+    return f"{failed:,} of {plural(calls, 'call')} failed ({format_pct(failed / calls)})"
 
 
 _PATH_WORDS = {

@@ -169,6 +169,8 @@ def db_latency() -> Report:
                 user_facing=True,
                 baseline_count=16,
                 example="404 order not found",
+                calls=2304,
+                baseline_calls=2110,
             ),
         ],
         blast_radius=BlastRadius(
