@@ -200,3 +200,13 @@ def test_a_real_minute_slow_throughout_alone_is_inconclusive() -> None:
     assert report.verdict.status == "inconclusive", report.verdict
     assert "throughout the export" in report.verdict.reason
     assert report.root_causes
+
+
+@pytest.mark.parametrize(("kind", "where"), [("bad-deploy", "new version"), ("bad-pod", "peer")])
+def test_the_verdict_says_where_a_located_cause_fails(kind: str, where: str) -> None:
+    """A bad version or a bad instance: the verdict's reason names it, not only the count."""
+    sc = generate(kind, seed=5, traces=300)
+    report = diagnose(sc.bundle(), sc.baseline_bundle())
+    assert report.verdict.status == "incident"
+    located = report.root_causes[0].version or report.root_causes[0].instance
+    assert located and located in report.verdict.reason and where in report.verdict.reason

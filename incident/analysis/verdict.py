@@ -301,9 +301,13 @@ def _against_baseline(
             alternatives=[_alternative(c) for c in tied],
         )
     rest = [c for c in strong[1:] if c.component != top.component][: ALTERNATIVES - 1]
+    why = top.facts[0] if top.facts else "highest score"
+    if top.concentration and top.concentration != why:
+        # Where it fails (one instance, one version) is what a responder acts on first.
+        why = f"{why}; {top.concentration}"
     return Verdict(
         status="incident",
         confidence=confidence(top, runner),
-        reason=f"{top.component} stands out: {top.facts[0] if top.facts else 'highest score'}",
+        reason=f"{top.component} stands out: {why}",
         alternatives=[_alternative(c) for c in rest],
     )
