@@ -284,3 +284,21 @@ def test_an_alert_firing_for_weeks_is_flagged_stale_not_timed() -> None:
     text = render_triage(t, "text")
     assert "Old, since 2026-01-01T00:00:00.000Z (stale?)" in text
     assert "for 40d" not in text and "Recent, for 1d 0h" in text
+
+
+def test_no_advice_to_diagnose_traces_that_were_diagnosed() -> None:
+    """A latency alert alone is told to run the engine on its traces; given traces whose
+    diagnosis names a cause, that advice is moot and the pointer to the cause leads."""
+    alert = _alert("CheckoutLatencyHigh", service="frontend")
+    alone = [a.action for a in triage([alert]).groups[0].actions]
+    assert any(a.startswith("Run `incident diagnose`") for a in alone)
+    report = Report(
+        verdict=Verdict(status="incident", confidence=0.8, reason="orders-db stands out"),
+        root_causes=[
+            RootCause(service="orders-db", kind="latency", category="transient",
+                      origin="infrastructure", score=0.9, summary="slow queries")
+        ],
+    )  # fmt: skip
+    given = [a.action for a in triage([alert], report=report).groups[0].actions]
+    assert given[0].startswith("Look at orders-db first")
+    assert not any(a.startswith("Run `incident diagnose`") for a in given)

@@ -27,6 +27,9 @@ def _k8s_target(labels: dict[str, str]) -> tuple[str, str, str]:
     )
 
 
+# Advice to run the engine on the traces: moot once triage was given them and found a cause.
+DIAGNOSE_STEP = "Run `incident diagnose` on the traces of the period to find the slow hop"
+
 # What an alert's name, summary and labels mention -> first actions: (action, why, command).
 # Commands are templates over the alert's namespace, pod, deployment and `-c container` flag,
 # each shell-quoted already (see `_k8s_target`).
@@ -139,7 +142,7 @@ _RULES: tuple[tuple[re.Pattern[str], tuple[Step, ...]], ...] = (
         re.compile(r"latency|slow|p9[059]|response.?time"),
         (
             (
-                "Run `incident diagnose` on the traces of the period to find the slow hop",
+                DIAGNOSE_STEP,
                 "the critical path names the hop that added the latency",
                 None,
             ),

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from incident.analysis.alert_actions import rule_steps
+from incident.analysis.alert_actions import DIAGNOSE_STEP, rule_steps
 from incident.analysis.classify import (
     Role,
     Status,
@@ -331,6 +331,8 @@ def triage(
                 g.matches_likely_cause = True
         where = top.service + (f" {top.operation}" if top.operation else "")
         for g in groups:
+            # The traces were given and diagnosed: advice to go and diagnose them is moot.
+            g.actions = [a for a in g.actions if a.action != DIAGNOSE_STEP]
             if g.status != "resolved" and g.role != "heartbeat":
                 g.actions.insert(
                     0,
