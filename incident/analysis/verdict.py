@@ -208,8 +208,9 @@ def _without_baseline(
     elif n >= MIN_REQUESTS and slow[0] >= STEADY_FAILURE_RATE * n:
         why = (
             f"{slow[0]} of {n} requests took longer than {slow[1]:,.0f} ms throughout the "
-            "export and there is no calm period or baseline to compare with, so the cause "
-            "cannot be told from the background"
+            "export and there is no calm period or baseline to compare with, so neither "
+            "the cause nor whether this is this system's normal can be told (a fault-free "
+            "export as --baseline would tell)"
         )
     elif firing:
         why = (
