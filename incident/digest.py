@@ -358,6 +358,15 @@ def _id(eid: str, v: Callable[[str | None], str]) -> str:
     return eid if _OWN_ID.fullmatch(eid) else v(eid)
 
 
+def _baseline_failures(item: Failure) -> str:
+    """ "baseline 1 of 217 calls, no significant rise", or nothing without a baseline."""
+    if not item.baseline_calls and not item.baseline_count:
+        return ""
+    of = f" of {item.baseline_calls} calls" if item.baseline_calls else ""
+    rise = "a significant rise" if item.rose else "no significant rise"
+    return f"baseline {item.baseline_count}{of}, {rise}"
+
+
 @dataclass
 class _Lines:
     """The digest line (or block) for each kind of report item. `v` writes a telemetry value
@@ -437,14 +446,15 @@ class _Lines:
             for f in (
                 "user-facing" if item.user_facing else "absorbed",
                 "business-critical" if item.business_critical else "",
-                f"baseline {item.baseline_count}" if item.baseline_count else "",
+                _baseline_failures(item),
             )
             if f
         )
+        of = f" of {item.calls} calls" if item.calls else ""
         text = (
             f"- {v(item.service)}"
             + (f" {v(item.operation)}" if item.operation else "")
-            + f": {item.count} x {item.category}/{item.origin} ({flags})"
+            + f": {item.count}{of} failed, {item.category}/{item.origin} ({flags})"
         )
         return text + (f"; e.g. {v(item.example)}" if item.example else "")
 

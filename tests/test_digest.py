@@ -244,3 +244,18 @@ def test_digest_of_the_corpus_through_the_cli_leaks_nothing() -> None:
     assert result.exit_code == 0, result.output
     assert "<telemetry>" in result.stdout
     assert leaked(result.stdout) == []
+
+
+def test_a_failure_line_gives_its_sample_sizes_and_whether_it_rose() -> None:
+    """The model reads '8 of 367 calls failed ... baseline 1 of 217 calls, no significant
+    rise', not a bare '8' beside a bare 'baseline 1' over windows of different sizes."""
+    f = Failure(
+        service="orders", operation="POST /api/tickets", category="permanent",
+        origin="infrastructure", count=8, user_facing=True, baseline_count=1,
+        calls=367, baseline_calls=217, rose=False,
+    )  # fmt: skip
+    text = build_digest(Report(failures=[f]), max_tokens=8000).text
+    assert "8 of 367 calls failed" in text
+    assert "baseline 1 of 217 calls, no significant rise" in text
+    risen = f.model_copy(update={"count": 80, "rose": True})
+    assert "a significant rise" in build_digest(Report(failures=[risen]), max_tokens=8000).text
