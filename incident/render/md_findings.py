@@ -129,6 +129,11 @@ def _root_cause(report: Report) -> str:
     return "\n\n".join(parts)
 
 
+def _of(failed: int, calls: int) -> str:
+    """ "8 of 367", or the bare count when the calls are not known (nothing compared)."""
+    return f"{failed:,} of {calls:,}" if calls else f"{failed:,}"
+
+
 def _share(failed: int, calls: int) -> str:
     """ "8 of 367 calls failed (2.2%)"."""
     if calls <= 0:
@@ -242,8 +247,8 @@ def _failures(report: Report) -> str:
             md_escape(f.operation) or "—",
             f.category,
             f.origin,
-            f"{f.count:,}",
-            f"{f.baseline_count:,}",
+            _of(f.count, f.calls) + (" (rose)" if f.rose else ""),
+            _of(f.baseline_count, f.baseline_calls),
             felt_by(f.user_facing, f.category),
             "yes" if f.business_critical else "",
             md_escape(f.example[:160]),
@@ -256,7 +261,7 @@ def _failures(report: Report) -> str:
             "Operation",
             "Category",
             "Origin",
-            "Count",
+            "Failed (of calls)",
             "Baseline",
             "Felt by users",
             "Critical",
