@@ -34,3 +34,30 @@ def test_new_and_surging_templates_against_the_pre_incident_part() -> None:
     assert handled.count == 5 and handled.baseline_count == 5
     assert surge(handled, 1.0) == 1.0
     assert surge(pool, 1.0) is None
+
+
+def test_new_and_surge_need_enough_observations_in_a_report() -> None:
+    """'New' and a surge are claims of change: below MIN_EVIDENCE records the report gives
+    the counts alone (no label, no timeline entry), as for every other such claim."""
+    from synth import generate
+
+    from incident.analysis import diagnose
+    from incident.analysis.evidence import MIN_EVIDENCE
+
+    sc = generate("slow-db", seed=1, traces=200)
+    bundle, baseline = sc.bundle(), sc.baseline_bundle()
+    t0 = max(s.start_ns for s in bundle.spans) - 1_000_000
+    svc = bundle.spans[0].service
+    few, many = MIN_EVIDENCE - 2, MIN_EVIDENCE + 1
+    bundle.logs += [LogRecord(t0 + k, "ERROR", f"rare fault {k}", svc) for k in range(few)]
+    bundle.logs += [LogRecord(t0 + k, "ERROR", f"frequent fault {k}", svc) for k in range(many)]
+    b0 = min(s.start_ns for s in baseline.spans)
+    baseline.logs += [LogRecord(b0 + k, "ERROR", f"odd fault {k}", svc) for k in range(1)]
+    bundle.logs += [LogRecord(t0 + k, "ERROR", f"odd fault {k}", svc) for k in range(3)]
+    report = diagnose(bundle, baseline)
+    by = {t.template: t for t in report.log_templates}
+    assert by["frequent fault <*>"].new and by["frequent fault <*>"].count == many
+    assert not by["rare fault <*>"].new and by["rare fault <*>"].count == few
+    assert by["odd fault <*>"].surge is None and by["odd fault <*>"].baseline_count == 1
+    events = " ".join(e.event for e in report.timeline)
+    assert "frequent fault" in events and "rare fault" not in events

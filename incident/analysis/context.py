@@ -13,7 +13,7 @@ import msgspec
 from incident.analysis import wording
 from incident.analysis.assess import Assessment, iso
 from incident.analysis.classify import alert_role, alert_service, runbooks
-from incident.analysis.evidence import EvidenceLog
+from incident.analysis.evidence import MIN_EVIDENCE, EvidenceLog
 from incident.analysis.logs import is_junk, mine, surge
 from incident.analysis.sections import Fields, _span_ref
 from incident.analysis.semconv import error_text
@@ -39,8 +39,11 @@ def log_templates(a: Assessment, ev: EvidenceLog, done: Fields) -> list[LogTempl
     has_base = bool(base_logs) or start is not None
     rows = []
     for st in stats:
-        sg = surge(st, ratio)
-        is_new = has_base and st.baseline_count == 0
+        # "New" and a surge are claims of change: like every such claim they need
+        # MIN_EVIDENCE observations (README); below that the counts speak alone.
+        enough = max(st.count, st.baseline_count) >= MIN_EVIDENCE
+        sg = surge(st, ratio) if enough else None
+        is_new = has_base and st.baseline_count == 0 and enough
         # Terminal junk (progress meters) goes last, however often it was printed.
         rank_key = (
             not is_junk(st.template),
