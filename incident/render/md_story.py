@@ -164,6 +164,7 @@ def _impact(report: Report) -> str:
                 [
                     md_escape(f"{ep.service} {ep.operation}"),
                     f"{ep.requests:,}",
+                    f"{ep.baseline_requests:,}" if ep.baseline_requests else "—",
                     format_pct(ep.error_rate),
                     format_pct(ep.baseline_error_rate) if ep.baseline_requests else "—",
                     format_ms(ep.p50_ms),
@@ -178,6 +179,7 @@ def _impact(report: Report) -> str:
                 [
                     "Entry point",
                     "Requests",
+                    "Baseline requests",
                     "Error rate",
                     "Baseline errors",
                     "p50",
@@ -187,7 +189,7 @@ def _impact(report: Report) -> str:
                     "Critical",
                 ],
                 rows,
-                "lrrrrrrrc",
+                "lrrrrrrrrc",
             )
         )
     else:
