@@ -188,6 +188,7 @@ def _impact(report: Report) -> RenderableType | None:
         ("p50", "right"),
         ("p99", "right"),
         ("base p99", "right"),
+        ("base req", "right"),
     )
     for ep in eps[:_MAX_ROWS]:
         name = Text(f"{ep.service} {ep.operation}")
@@ -201,6 +202,7 @@ def _impact(report: Report) -> RenderableType | None:
             format_ms(ep.p50_ms),
             format_ms(ep.p99_ms),
             format_ms(ep.baseline_p99_ms) if ep.baseline_p99_ms else "-",
+            f"{ep.baseline_requests:,}" if ep.baseline_requests else "-",
         )
     if any(ep.business_critical for ep in eps):
         table.caption = "* business-critical"
