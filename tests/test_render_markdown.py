@@ -411,3 +411,21 @@ def test_the_reach_counts_one_service_and_one_user_in_the_singular() -> None:
     report.blast_radius.users_affected = 1200
     assert "It reached 2 services, " in render_markdown(report)
     assert "1,200 users" in render_markdown(report)
+
+
+def test_an_alternative_the_reason_already_states_is_named_not_repeated() -> None:
+    from incident.render.formatting import shown_alternatives
+    from incident.report import Verdict
+
+    fact = "stopped calling cart.retry: 0% of its checkout invocations make that call"
+    v = Verdict(
+        status="inconclusive",
+        reason=f"what checkout does changed ({fact}), but nothing fails more",
+        alternatives=[f"checkout: {fact}", "cart: got slower by 3 ms"],
+    )
+    label, shown = shown_alternatives(v)
+    assert label == "Candidates still in play"
+    assert shown == ["checkout (as above)", "cart: got slower by 3 ms"]
+    text = render_markdown(Report(verdict=v))
+    assert text.count(fact) == 1 and "checkout (as above)" in text
+    assert shown_alternatives(v.model_copy(update={"status": "incident"}))[0] == "Not ruled out"

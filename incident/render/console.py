@@ -36,6 +36,7 @@ from incident.render.formatting import (
     format_ms,
     format_pct,
     representative_path,
+    shown_alternatives,
     utc,
 )
 from incident.render.md_investigation import investigation_line
@@ -126,8 +127,9 @@ def _header(report: Report) -> RenderableType:
         lines.append(f" (confidence {v.confidence:.2f})")
     if v.reason:
         lines.append(f": {v.reason}")
-    for alternative in v.alternatives:
-        lines.append(f"\n  not ruled out: {alternative}", style="dim")
+    label, shown = shown_alternatives(v)
+    for alternative in shown:
+        lines.append(f"\n  {label.lower()}: {alternative}", style="dim")
     lines.append("\n")
     w = report.window
     lines.append(f"window {utc(w.start)} to {utc(w.end)} UTC", style="dim")

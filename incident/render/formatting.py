@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from incident.render.safe import http_url, visible
-from incident.report import CriticalPath, LatencyInflation, Report
+from incident.report import CriticalPath, LatencyInflation, Report, Verdict
 
 
 def format_ms(value: float) -> str:
@@ -205,3 +205,15 @@ def md_none(text: str) -> str:
 
 def where(service: str, operation: str | None) -> str:
     return f"{service} {operation}" if operation else service
+
+
+def shown_alternatives(v: Verdict) -> tuple[str, list[str]]:
+    """The label for a verdict's alternatives and each as shown: one whose fact the
+    reason already states is named alone ("x (as above)"), not said twice."""
+    label = "Not ruled out" if v.status == "incident" else "Candidates still in play"
+    shown: list[str] = []
+    for alternative in v.alternatives:
+        name, sep, fact = alternative.partition(": ")
+        repeated = bool(sep and fact) and fact.rstrip(".") in v.reason
+        shown.append(f"{name} (as above)" if repeated else alternative)
+    return label, shown

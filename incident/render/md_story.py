@@ -13,6 +13,7 @@ from incident.render.formatting import (
     md_none,
     md_table,
     parse_time,
+    shown_alternatives,
     time_key,
     utc,
     where,
@@ -63,8 +64,8 @@ def verdict_line(report: Report) -> str:
     if v.reason:
         text += f": {md_escape(v.reason.rstrip('.'))}."
     if v.alternatives:
-        label = "Not ruled out" if v.status == "incident" else "Candidates still in play"
-        text += f" {label}: " + "; ".join(md_escape(a) for a in v.alternatives) + "."
+        label, shown = shown_alternatives(v)
+        text += f" {label}: " + "; ".join(md_escape(a) for a in shown) + "."
     return text
 
 
