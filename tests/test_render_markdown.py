@@ -429,3 +429,19 @@ def test_an_alternative_the_reason_already_states_is_named_not_repeated() -> Non
     text = render_markdown(Report(verdict=v))
     assert text.count(fact) == 1 and "checkout (as above)" in text
     assert shown_alternatives(v.model_copy(update={"status": "incident"}))[0] == "Not ruled out"
+
+
+def test_a_failure_with_nothing_compared_shows_no_baseline_zero() -> None:
+    """Without a baseline the failures table's Baseline cell is empty ("—"), not "0"."""
+    f = Failure(
+        service="pay", operation="charge", category="fatal", origin="infrastructure",
+        count=12, user_facing=True, calls=40,
+    )  # fmt: skip
+    row = next(line for line in render_markdown(Report(failures=[f])).splitlines()
+               if line.startswith("| pay |"))  # fmt: skip
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[4:6] == ["12 of 40", "—"]
+    seen = f.model_copy(update={"baseline_count": 0, "baseline_calls": 35})
+    row = next(line for line in render_markdown(Report(failures=[seen])).splitlines()
+               if line.startswith("| pay |"))  # fmt: skip
+    assert [c.strip() for c in row.split("|")[1:-1]][5] == "0 of 35"

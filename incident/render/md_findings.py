@@ -248,7 +248,8 @@ def _failures(report: Report) -> str:
             f.category,
             f.origin,
             _of(f.count, f.calls) + (" (rose)" if f.rose else ""),
-            _of(f.baseline_count, f.baseline_calls),
+            # Nothing compared (or never called before): no count to show, not a zero.
+            _of(f.baseline_count, f.baseline_calls) if f.baseline_calls else "—",
             felt_by(f.user_facing, f.category),
             "yes" if f.business_critical else "",
             md_escape(f.example[:160]),
