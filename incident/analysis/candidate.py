@@ -55,6 +55,10 @@ class Candidate:
     user_new: float = 0.0
     errors: int = 0
     baseline_errors: int = 0
+    # The sample sizes its failures were judged on: calls to it in the incident window and
+    # in the baseline (0 with no baseline).
+    calls: int = 0
+    baseline_calls: int = 0
     timeouts: int = 0
     absorbed: float = 0.0  # share of its failures that the entry point absorbed
     score: float = 0.0
@@ -129,6 +133,12 @@ class Candidate:
     def struct_part(self) -> float:
         """What its structural change weighs in its score."""
         return STRUCT_WEIGHT * self.struct_score
+
+    @property
+    def fails_more(self) -> bool:
+        """Do its failures count as new: significantly more than the baseline's rate, or
+        any at all with nothing to compare with?"""
+        return self.err_new + self.user_new > 0
 
     @property
     def err_weight(self) -> float:

@@ -184,9 +184,7 @@ def _first_error_event(a: Assessment, ev: EvidenceLog) -> list[TimelineEvent | N
     """The incident's first error, from a new or surging source: one that failed at the same
     rate before is background (listed with the failures that predate it)."""
     new_sources = [
-        c
-        for c in a.ordered
-        if c.err_new + c.user_new > 0 and c.first_span >= 0 and c.first_ns is not None
+        c for c in a.ordered if c.fails_more and c.first_span >= 0 and c.first_ns is not None
     ]
     first = min(new_sources, key=lambda c: (c.first_ns or 0, c.component), default=None)
     if first is None:

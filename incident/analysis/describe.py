@@ -36,9 +36,9 @@ def describe(
     if c.ctype == "external":
         c.origin = "dependency"
     # A component with new failures is described by them: they explain what it stopped doing.
-    if c.struct_part > max(c.lat_score, c.err_score) and c.err_new + c.user_new <= 0:
+    if c.struct_part > max(c.lat_score, c.err_score) and not c.fails_more:
         _describe_behaviour(c)
-    elif c.err_score >= c.lat_score and (c.err_new + c.user_new) > 0:
+    elif c.err_score >= c.lat_score and c.fails_more:
         _describe_failures(c, inc, base)
     else:
         _describe_latency(c, inc, base, added)

@@ -68,6 +68,9 @@ def _new_errors(
                 c.err_new = new
             else:
                 c.user_new = new
+        c.calls = calls
+        if base is not None:
+            c.baseline_calls = base.calls.get(name, 0) or c.baseline_errors
 
 
 def _growth(now: int, n_now: int, before: int, n_before: int, config: AnalysisConfig) -> float:
@@ -99,7 +102,7 @@ def _changed_itself(inc: WindowStats, base: WindowStats, service: str) -> bool:
 def _structure(cands: dict[str, Candidate], inc: WindowStats, base: WindowStats) -> None:
     """Structural evidence: services whose outgoing behaviour changed, callees after whose
     call their callers now stop, and services whose own operations all slowed alike."""
-    failing = frozenset(n for n, c in cands.items() if c.err_new + c.user_new > 0)
+    failing = frozenset(n for n, c in cands.items() if c.fails_more)
     separate = base.table is not inc.table
     found = behaviour(inc.shape, base.shape, separate=separate, explained=failing)
     for name, b in sorted(found.items()):

@@ -277,8 +277,9 @@ def failures(a: Assessment, ev: EvidenceLog, done: Fields) -> list[Failure]:
     t = inc.table
     rows: list[Failure] = []
     instrumented = {k[0] for k in inc.res_acc}
-    # The ranking's test of a rise over the baseline (without one, nothing can have risen).
-    rose = {c.component for c in a.ordered if c.err_new + c.user_new > 0} if a.compared else set()
+    # The ranking judged each failing component: its sample sizes and whether it rose
+    # (without a comparison, nothing can have risen).
+    judged = {c.component: c for c in a.ordered}
     for name, o in sorted(inc.origins.items(), key=lambda kv: -(kv[1].errors + kv[1].user_errors)):
         if not o.examples:
             continue
@@ -316,12 +317,9 @@ def failures(a: Assessment, ev: EvidenceLog, done: Fields) -> list[Failure]:
                 business_critical=any(a.config.is_critical(x) for x in [*entry_names, op or ""]),
                 baseline_count=(b.errors + b.user_errors) if b else 0,
                 example=clip(error_text(s), 200),
-                # The sample sizes the ranking judged the rise on.
-                calls=inc.calls.get(name, 0) or count,
-                baseline_calls=(base.calls.get(name, 0) or (b.errors + b.user_errors if b else 0))
-                if base
-                else 0,
-                rose=name in rose,
+                calls=judged[name].calls,
+                baseline_calls=judged[name].baseline_calls,
+                rose=a.compared is not None and judged[name].fails_more,
             )
         )
         if len(rows) >= a.config.max_failure_rows:

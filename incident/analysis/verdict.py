@@ -91,7 +91,7 @@ def entry_shift(inc: WindowStats, base: WindowStats | None) -> Shift:
 def holds(c: Candidate) -> bool:
     """Does the candidate carry a claim that survives the evidence bar?"""
     return bool(
-        c.err_new + c.user_new > 0
+        c.fails_more
         or c.kind == "deploy"
         or c.latency_claim_holds
         or c.pooled
@@ -106,7 +106,7 @@ def held_score(c: Candidate) -> float:
     if c.kind == "deploy" or c.symptom_of:
         return c.score
     lat = c.lat_score if c.latency_claim_holds or c.pooled else 0.0
-    err = c.err_score if c.err_new + c.user_new > 0 else 0.0
+    err = c.err_score if c.fails_more else 0.0
     struct = c.struct_part if c.behaviour_claim_holds else 0.0
     return combined(lat, err, struct)
 
@@ -116,7 +116,7 @@ def _behaviour_led(c: Candidate) -> bool:
     slowdown, if any, that weighs less in its score than the changed calls?"""
     return (
         c.behaviour_claim_holds
-        and c.err_new + c.user_new <= 0
+        and not c.fails_more
         and c.kind != "deploy"
         and not c.pooled
         and not c.symptom_of

@@ -118,7 +118,7 @@ def _kind_sentence(c: Candidate, compared: bool) -> str:
     """The sentence for each kind of cause, from what it explains."""
     where, failures, added = _where(c), _failures(c, compared), _added(c, compared)
     # "New" only for failures that rose significantly, never for fewer than before.
-    is_new = compared and c.err_new + c.user_new > 0 and c.errors > c.baseline_errors
+    is_new = compared and c.fails_more and c.errors > c.baseline_errors
     lead = f"New {c.category}" if is_new else c.category.capitalize()
     first = c.facts[0].rstrip(".") if c.facts else "its calls changed"
     # A slowdown of a service few requests reach: sized for them, not as a share of all.
