@@ -540,3 +540,23 @@ def test_progress_is_reported_per_file_and_gc_is_left_enabled(tmp_path: Path) ->
     with pytest.raises(FormatError):  # the error itself is tested elsewhere; here the GC state
         load([str(tmp_path / "bad.json")])
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("-5", -5), ("007", 7), ("1.5e3", 1500), ("abc", None), ("9" * 30, int("9" * 30))],
+)
+def test_odd_int_value_strings_read_as_before(tmp_path: Path, raw: str, expected: object) -> None:
+    """intValue strings outside the plain decimal fast path are still read, value by value,
+    and the span's other attributes and its batch neighbours are unharmed."""
+    text = {"key": "s", "value": {"stringValue": "x"}}
+    odd = _otlp_span(attributes=[{"key": "n", "value": {"intValue": raw}}, text])
+    plain = _otlp_span(attributes=[{"key": "n", "value": {"intValue": "200"}}, text])
+    plain["spanId"] = "b" * 16
+    doc = _otlp(odd)
+    doc["resourceSpans"][0]["scopeSpans"][0]["spans"].append(plain)
+    spans = _load_json(tmp_path, doc).spans
+    assert [s.attributes for s in spans] == [
+        {"n": expected, "s": "x"},
+        {"n": 200, "s": "x"},
+    ]
