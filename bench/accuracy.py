@@ -552,6 +552,9 @@ def mode_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
             "reference's first when wrong: "
             + ", ".join(f"{s} ×{n}" for s, n in ref_wrong.most_common(4))
         )
+    kinds = _kinds_named(rows)
+    if kinds:
+        notes.append("kind named when the first guess is right (named / right): " + kinds)
     bands = _confidence_bands(rows)
     if bands:
         notes.append("confidence of the first guess (right / guesses): " + bands)
@@ -574,6 +577,29 @@ def mode_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 BANDS = ((0.0, 0.25), (0.25, 0.5), (0.5, 0.7), (0.7, 1.01))
+
+# The report's kinds that name an injected fault's type: what the first actions follow
+# (CPU and throttling for saturation, the path for network, the code for a behaviour).
+NAMED_KIND = {
+    "network_delay": ("network",),
+    "cpu_contention": ("saturation",),
+    "cpu_consumed": ("saturation",),
+    "exception": ("behaviour", "error"),
+    "return": ("behaviour", "error"),
+}
+
+
+def _kinds_named(rows: Sequence[dict[str, Any]]) -> str:
+    """Per injected fault type, how often a right first guess also names its kind."""
+    parts = []
+    total = named_total = 0
+    for kind, names in NAMED_KIND.items():
+        right = [r for r in rows if r.get("kind") == kind and r.get("rank") == 1 and r["top"]]
+        named = sum(1 for r in right if r["top"][0]["kind"] in names)
+        if right:
+            parts.append(f"{kind} {named}/{len(right)}")
+            total, named_total = total + len(right), named_total + named
+    return f"{named_total}/{total} ({', '.join(parts)})" if total else ""
 
 
 def _confidence_bands(rows: Sequence[dict[str, Any]]) -> str:
