@@ -9,9 +9,11 @@ import os
 import pty
 import random
 import shutil
+import stat
 import string
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -130,6 +132,51 @@ def test_output_to_a_directory_or_a_symlink_is_exit_2(tmp_path: Path) -> None:
     proc = run("diagnose", str(SAMPLE), "--no-ai", "-o", str(link))
     assert proc.returncode == 2 and "symbolic link" in one_error_line(proc)
     assert target.read_text() == "keep me\n"
+
+
+def _drain(fifo: Path, got: list[bytes]) -> threading.Thread:
+    """A reader of the named pipe in the background, as a shell's `cat` would be."""
+
+    def read() -> None:
+        with open(fifo, "rb") as fh:
+            got.append(fh.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader
+
+
+def test_a_named_pipe_is_written_into_not_replaced(tmp_path: Path) -> None:
+    """A target that is no regular file (a pipe here; /dev/null, a terminal) is a stream: the
+    report goes into it and it stays what it was. Replacing it by rename would leave a
+    regular file in its place, as root even at /dev/null."""
+    fifo = tmp_path / "report.pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = _drain(fifo, got)
+    proc = run("diagnose", str(SAMPLE), "--no-ai", "--format", "json", "-o", str(fifo))
+    reader.join(timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert json.loads(got[0])["verdict"]["status"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.pipe"]
+
+
+def test_a_link_to_a_stream_is_written_through(tmp_path: Path) -> None:
+    """/dev/stdout and a shell's /dev/fd/N are symbolic links to a pipe or a terminal:
+    written into, while a link to a regular file is still refused (see above)."""
+    proc = run("diagnose", str(SAMPLE), "--no-ai", "--format", "json", "-o", "/dev/stdout")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads(proc.stdout)["verdict"]["status"]
+    fifo = tmp_path / "p"
+    os.mkfifo(fifo)
+    link = tmp_path / "link"
+    link.symlink_to(fifo)
+    got: list[bytes] = []
+    reader = _drain(fifo, got)
+    write_atomic(link, b"through\n")
+    reader.join(timeout=60)
+    assert got == [b"through\n"] and link.is_symlink()
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(
