@@ -292,3 +292,44 @@ def test_a_changed_call_pattern_alone_heads_an_incident_only_when_clear() -> Non
         if status == "inconclusive":
             assert "cannot confirm a fault" in report.verdict.reason
             assert report.verdict.alternatives[0].startswith("cart: stopped calling")
+
+
+def _starved_behind_a_delay(k: int, factor: float, gap: float) -> Node:
+    """web and batch both call cart across `gap` ms; cart's two operations take `factor`
+    times their usual own time."""
+    inner = Node("cart", "LoadCart", 0.3 * factor, [Node("price", "Quote", 1.0)])
+    cart = Node("cart", "GetCart", 1.0 * factor, [inner], gap_ms=gap)
+    caller = "batch" if k % 3 == 0 else "web"
+    return Node(caller, "Run" if caller == "batch" else "GET /", 1.0, [cart])
+
+
+def test_a_starved_service_whose_time_sits_on_the_way_in_names_the_network_too() -> None:
+    """cart's own operations all slowed alike, but nearly all the time it added is on the
+    way into it, from both callers: a starved process late to take requests and a delayed
+    network into it look the same, so the cause says both and the actions check both."""
+    base, inc = Builder(19), Builder(20)
+    for k in range(300):
+        base.request(k, _starved_behind_a_delay(k, 1.0, 0.5))
+        inc.request(k, _starved_behind_a_delay(k, 2.0, 40.0))
+    top = _ranked(inc.spans, base.spans)[0]
+    assert top.component == "cart" and top.kind == "saturation" and top.net_alike
+    report = diagnose(Bundle(spans=inc.spans), Bundle(spans=base.spans))
+    cause = report.root_causes[0]
+    assert cause.service == "cart" and cause.kind == "saturation"
+    assert "a delayed network there looks the same" in cause.summary
+    actions = [a.action for a in report.actions]
+    assert any(a.startswith("Check CPU throttling") and "cart" in a for a in actions)
+    assert any(a.startswith("Check the network into and out of cart") for a in actions)
+
+
+def test_a_starved_service_whose_own_work_holds_the_time_names_no_network() -> None:
+    """The same slowdown without the delay on the way in: contention alone is named."""
+    base, inc = Builder(19), Builder(20)
+    for k in range(300):
+        base.request(k, _starved_behind_a_delay(k, 1.0, 0.5))
+        inc.request(k, _starved_behind_a_delay(k, 3.0, 0.5))
+    top = _ranked(inc.spans, base.spans)[0]
+    assert top.component == "cart" and top.kind == "saturation" and not top.net_alike
+    report = diagnose(Bundle(spans=inc.spans), Bundle(spans=base.spans))
+    assert "network" not in report.root_causes[0].summary
+    assert not any("network" in a.action for a in report.actions)

@@ -55,13 +55,23 @@ def _for(c: Candidate, position: int) -> list[Action]:
             )
         ]
     if c.kind == "saturation" and c.uniform:
+        starved = Action(
+            action=f"Check CPU throttling, memory pressure and noisy neighbours of "
+            f"{name}'s pods; scale it out if it is starved",
+            why="every one of its operations slowed alike, short ones too",
+            risk="low",
+        )
+        if not c.net_alike:
+            return [starved]
         return [
+            starved,
             Action(
-                action=f"Check CPU throttling, memory pressure and noisy neighbours of "
-                f"{name}'s pods; scale it out if it is starved",
-                why="every one of its operations slowed alike, short ones too",
+                action=f"Check the network into and out of {name}'s pods (node, CNI, "
+                f"service mesh, packet loss)",
+                why="most of the time it added is on the network into it or on its side of "
+                "its calls, where a delayed network looks the same as a starved process",
                 risk="low",
-            )
+            ),
         ]
     if c.kind == "behaviour":
         return [

@@ -128,6 +128,9 @@ class Candidate:
     pooled_calls: bool = False
     # The pooled rise, not its share of the requests' added time, sized its latency score.
     pooled_led: bool = False
+    # Read as starved (its own work slowed alike) while most of its added time sits on the
+    # network into it or on its side of its calls: a delayed network there looks the same.
+    net_alike: bool = False
 
     @property
     def struct_part(self) -> float:

@@ -146,8 +146,11 @@ def _describe_latency(
         c.kind = "latency"
     if (c.uniform or (c.pooled and not c.pooled_calls)) and main != "peer":
         # Every operation of its own slowed, short ones too: the instances are starved
-        # (CPU, memory, throttling), whichever hop shows it most. (Its calls out all
-        # waiting longer on its side can be its own network as well: the hop decides.)
+        # (CPU, memory, throttling), whichever hop shows it most: a starved process is
+        # late to take requests and to send its calls. A delayed network into it, or on
+        # its side of its calls, shows the same where the network holds most of the time:
+        # then the wording names both.
+        c.net_alike = main == "network"
         c.kind = "saturation"
     own = [
         (d, k)

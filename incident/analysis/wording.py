@@ -125,11 +125,11 @@ def _kind_sentence(c: Candidate, compared: bool) -> str:
     few = f"adds {ms_text(c.own_latency)} per request, however few requests reach it"
     return {
         "saturation": f"Every operation of {c.component} slowed alike, short ones too "
-        f"(contention for CPU, memory or threads on it); it {few if c.pooled_led else added}."
+        f"{_starved(c)}; it {few if c.pooled_led else added}."
         if c.uniform
         else f"The own work of {c.component} became x{c.pooled_ratio:.1f} as long over "
-        f"{plural(c.pooled_ops, 'operation')} taken together, short ones too (contention "
-        f"for CPU, memory or threads on it); it {few}."
+        f"{plural(c.pooled_ops, 'operation')} taken together, short ones too "
+        f"{_starved(c)}; it {few}."
         if c.pooled_led
         else f"Requests queue inside {where} before its database calls "
         f"(connection pool or worker saturation); it {added}.",
@@ -151,6 +151,18 @@ def _kind_sentence(c: Candidate, compared: bool) -> str:
         if compared
         else f"{where} {added}.",
     }.get(c.kind, f"{where} is the most likely origin.")
+
+
+def _starved(c: Candidate) -> str:
+    """Why a service whose own work slowed alike is read as starved; where most of its
+    added time is on the network, that a delayed network there looks the same."""
+    if not c.net_alike:
+        return "(contention for CPU, memory or threads on it)"
+    return (
+        "(contention for CPU, memory or threads on it), but most of the time it added is "
+        "on the network into it or on its side of its calls: a starved process is late to "
+        "take requests and to send, and a delayed network there looks the same"
+    )
 
 
 def _network_sentence(c: Candidate, compared: bool, added: str, few: str) -> str:
