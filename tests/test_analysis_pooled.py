@@ -100,6 +100,21 @@ def test_starved_rare_service_found_against_a_baseline() -> None:
         assert _first(report) == ("ledger", "saturation")
 
 
+def test_a_starved_service_seen_only_pooled_gets_the_starved_actions() -> None:
+    """48 requests: ledger's operations ran 4 times each, too few to compare one by one,
+    so only its pooled own time shows the contention. The first action answers what the
+    cause says (starved), not a queue before database calls it does not make."""
+    for seed in range(3):
+        report = diagnose(_export(seed, slow=6.0, onset=0, n=48), _export(100 + seed, n=48))
+        assert _first(report) == ("ledger", "saturation")
+        assert "taken together" in report.root_causes[0].summary
+        assert "database" not in report.root_causes[0].summary
+        first = report.actions[0]
+        assert first.action.startswith("Check CPU throttling") and "ledger" in first.action
+        assert "rose as a whole" in first.why
+        assert not any("connection pool" in a.action for a in report.actions)
+
+
 def test_calm_exports_stay_calm() -> None:
     for seed in range(3):
         assert diagnose(_export(seed)).verdict.status == "no-incident"

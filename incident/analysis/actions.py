@@ -54,11 +54,13 @@ def _for(c: Candidate, position: int) -> list[Action]:
                 risk="low",
             )
         ]
-    if c.kind == "saturation" and c.uniform:
+    if c.kind == "saturation" and c.starved:
         starved = Action(
             action=f"Check CPU throttling, memory pressure and noisy neighbours of "
             f"{name}'s pods; scale it out if it is starved",
-            why="every one of its operations slowed alike, short ones too",
+            why="every one of its operations slowed alike, short ones too"
+            if c.uniform
+            else "its own work rose as a whole over its operations, short ones too",
             risk="low",
         )
         if not c.net_alike:

@@ -128,8 +128,12 @@ class Candidate:
     pooled_calls: bool = False
     # The pooled rise, not its share of the requests' added time, sized its latency score.
     pooled_led: bool = False
-    # Read as starved (its own work slowed alike) while most of its added time sits on the
-    # network into it or on its side of its calls: a delayed network there looks the same.
+    # Read as starved: its own operations slowed alike, or its own time rose as a whole
+    # (pooled). `describe` sets it with the kind "saturation", which otherwise means
+    # requests queueing inside it before its database calls.
+    starved: bool = False
+    # Starved while most of its added time sits on the network into it or on its side of
+    # its calls: a delayed network there looks the same.
     net_alike: bool = False
 
     @property

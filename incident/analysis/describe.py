@@ -150,8 +150,7 @@ def _describe_latency(
         # late to take requests and to send its calls. A delayed network into it, or on
         # its side of its calls, shows the same where the network holds most of the time:
         # then the wording names both.
-        c.net_alike = main == "network"
-        c.kind = "saturation"
+        c.kind, c.starved, c.net_alike = "saturation", True, main == "network"
     own = [
         (d, k)
         for k, d in added.items()

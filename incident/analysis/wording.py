@@ -126,11 +126,11 @@ def _kind_sentence(c: Candidate, compared: bool) -> str:
     return {
         "saturation": f"Every operation of {c.component} slowed alike, short ones too "
         f"{_starved(c)}; it {few if c.pooled_led else added}."
-        if c.uniform
+        if c.starved and c.uniform
         else f"The own work of {c.component} became x{c.pooled_ratio:.1f} as long over "
         f"{plural(c.pooled_ops, 'operation')} taken together, short ones too "
-        f"{_starved(c)}; it {few}."
-        if c.pooled_led
+        f"{_starved(c)}; it {few if c.pooled_led else added}."
+        if c.starved
         else f"Requests queue inside {where} before its database calls "
         f"(connection pool or worker saturation); it {added}.",
         "behaviour": f"{where} changed what it does next while its callers did not "
