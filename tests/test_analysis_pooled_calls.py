@@ -78,6 +78,11 @@ def test_a_caller_late_on_all_its_calls_is_named_itself() -> None:
         # The headline and the summary say what made it the cause, not one callee's path.
         assert "all waited longer on its own side" in report.verdict.reason
         assert "slow on its own side of every call it makes" in first.summary
+        # The actions follow the summary: its CPU and its own network, not one callee's path.
+        actions = [a.action for a in report.actions[:2]]
+        assert actions[0].startswith("Check CPU throttling") and "book's pods" in actions[0]
+        assert actions[1].startswith("Check the network into and out of book's pods")
+        assert not any("network path from book to" in a.action for a in report.actions)
 
 
 def test_one_callee_late_is_not_the_caller() -> None:

@@ -4,10 +4,22 @@ runbooks say."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from incident.analysis.candidate import Candidate
 from incident.analysis.evidence import MIN_EVIDENCE
 from incident.report import Action, AlertSummary
+
+
+def _check_pods(name: str, what: Literal["cpu", "network"], why: str) -> Action:
+    """A low-risk check of a service's own pods: starved (cpu), or their own network."""
+    action = {
+        "cpu": f"Check CPU throttling, memory pressure and noisy neighbours of {name}'s "
+        f"pods; scale it out if it is starved",
+        "network": f"Check the network into and out of {name}'s pods (node, CNI, service "
+        f"mesh, packet loss)",
+    }[what]
+    return Action(action=action, why=why, risk="low")
 
 
 def _for(c: Candidate, position: int) -> list[Action]:
@@ -55,24 +67,22 @@ def _for(c: Candidate, position: int) -> list[Action]:
             )
         ]
     if c.kind == "saturation" and c.starved:
-        starved = Action(
-            action=f"Check CPU throttling, memory pressure and noisy neighbours of "
-            f"{name}'s pods; scale it out if it is starved",
-            why="every one of its operations slowed alike, short ones too"
+        starved = _check_pods(
+            name,
+            "cpu",
+            "every one of its operations slowed alike, short ones too"
             if c.uniform
             else "its own work rose as a whole over its operations, short ones too",
-            risk="low",
         )
         if not c.net_alike:
             return [starved]
         return [
             starved,
-            Action(
-                action=f"Check the network into and out of {name}'s pods (node, CNI, "
-                f"service mesh, packet loss)",
-                why="most of the time it added is on the network into it or on its side of "
+            _check_pods(
+                name,
+                "network",
+                "most of the time it added is on the network into it or on its side of "
                 "its calls, where a delayed network looks the same as a starved process",
-                risk="low",
             ),
         ]
     if c.kind == "behaviour":
@@ -92,6 +102,12 @@ def _for(c: Candidate, position: int) -> list[Action]:
                 why="requests wait inside the service before their database call",
                 risk="medium",
             )
+        ]
+    if c.kind == "network" and c.slow_to_send:
+        why = "its calls to every other service waited longer on its own side"
+        return [
+            _check_pods(name, "cpu", f"{why}: a starved process is late to send and to read"),
+            _check_pods(name, "network", f"{why}: its own network delays them all alike"),
         ]
     if c.kind == "network" and c.net_callee:
         return [

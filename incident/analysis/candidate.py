@@ -183,6 +183,13 @@ class Candidate:
         )
 
     @property
+    def slow_to_send(self) -> bool:
+        """Its calls to every other service waited longer on its own side, and that pooled
+        rise sized it: the caller itself is slow (starved, or its own network), not a
+        callee."""
+        return self.pooled_calls and self.pooled_led
+
+    @property
     def pooled(self) -> bool:
         """Did its own time rise as a whole, clearly, even where each operation ran only a
         few times (resource contention on a rarely used service)?"""

@@ -168,7 +168,7 @@ def _starved(c: Candidate) -> str:
 def _network_sentence(c: Candidate, compared: bool, added: str, few: str) -> str:
     """A network cause: on its own side of every call it makes, seen from the caller (its
     slow calls to one callee) or on the path into it."""
-    if c.pooled_calls and c.pooled_led:
+    if c.slow_to_send:
         return (
             f"{c.component} is slow on its own side of every call it makes: its calls to "
             f"{plural(c.pooled_ops, 'other service')} waited x{c.pooled_ratio:.1f} as long "
