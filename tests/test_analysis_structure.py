@@ -312,7 +312,7 @@ def test_a_starved_service_whose_time_sits_on_the_way_in_names_the_network_too()
         base.request(k, _starved_behind_a_delay(k, 1.0, 0.5))
         inc.request(k, _starved_behind_a_delay(k, 2.0, 40.0))
     top = _ranked(inc.spans, base.spans)[0]
-    assert top.component == "cart" and top.kind == "saturation" and top.net_alike
+    assert top.component == "cart" and top.kind == "saturation" and top.alike == "network"
     report = diagnose(Bundle(spans=inc.spans), Bundle(spans=base.spans))
     cause = report.root_causes[0]
     assert cause.service == "cart" and cause.kind == "saturation"
@@ -329,7 +329,7 @@ def test_a_starved_service_whose_own_work_holds_the_time_names_no_network() -> N
         base.request(k, _starved_behind_a_delay(k, 1.0, 0.5))
         inc.request(k, _starved_behind_a_delay(k, 3.0, 0.5))
     top = _ranked(inc.spans, base.spans)[0]
-    assert top.component == "cart" and top.kind == "saturation" and not top.net_alike
+    assert top.component == "cart" and top.kind == "saturation" and not top.alike
     report = diagnose(Bundle(spans=inc.spans), Bundle(spans=base.spans))
     assert "network" not in report.root_causes[0].summary
     assert not any("network" in a.action for a in report.actions)

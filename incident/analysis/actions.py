@@ -22,6 +22,16 @@ def _check_pods(name: str, what: Literal["cpu", "network"], why: str) -> Action:
     return Action(action=action, why=why, risk="low")
 
 
+def _raise_pool(name: str, doubt: str = "") -> Action:
+    why = "requests wait inside the service before their database call"
+    return Action(
+        action=f"Raise the connection pool size of {name} or shed load; look for leaked "
+        f"connections",
+        why=f"{why}, {doubt}" if doubt else why,
+        risk="medium",
+    )
+
+
 def _for(c: Candidate, position: int) -> list[Action]:
     """The first actions for one ranked cause (`position` 0 for the top one).
 
@@ -74,17 +84,20 @@ def _for(c: Candidate, position: int) -> list[Action]:
             if c.uniform
             else "its own work rose as a whole over its operations, short ones too",
         )
-        if not c.net_alike:
-            return [starved]
-        return [
-            starved,
-            _check_pods(
-                name,
-                "network",
-                "most of the time it added is on the network into it or on its side of "
-                "its calls, where a delayed network looks the same as a starved process",
-            ),
-        ]
+        if c.alike == "network":
+            return [
+                starved,
+                _check_pods(
+                    name,
+                    "network",
+                    "most of the time it added is on the network into it or on its side "
+                    "of its calls, where a delayed network looks the same as a starved "
+                    "process",
+                ),
+            ]
+        if c.alike == "pool":
+            return [starved, _raise_pool(name, "and a starved process looks the same")]
+        return [starved]
     if c.kind == "behaviour":
         return [
             Action(
@@ -95,14 +108,7 @@ def _for(c: Candidate, position: int) -> list[Action]:
             )
         ]
     if c.kind == "saturation":
-        return [
-            Action(
-                action=f"Raise the connection pool size of {name} or shed load; look "
-                f"for leaked connections",
-                why="requests wait inside the service before their database call",
-                risk="medium",
-            )
-        ]
+        return [_raise_pool(name)]
     if c.kind == "network" and c.slow_to_send:
         why = "its calls to every other service waited longer on its own side"
         return [

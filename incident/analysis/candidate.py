@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 from incident.analysis.behaviour import (
     POOL_RATIO,
@@ -132,9 +133,10 @@ class Candidate:
     # (pooled). `describe` sets it with the kind "saturation", which otherwise means
     # requests queueing inside it before its database calls.
     starved: bool = False
-    # Starved while most of its added time sits on the network into it or on its side of
-    # its calls: a delayed network there looks the same.
-    net_alike: bool = False
+    # What looks the same as starvation where a starved service's added time sits: on the
+    # network into it or on its side of its calls ("network", a delayed network), or before
+    # its database calls ("pool", requests waiting for a connection); "" for neither.
+    alike: Literal["", "network", "pool"] = ""
 
     @property
     def struct_part(self) -> float:

@@ -147,10 +147,13 @@ def _describe_latency(
     if (c.uniform or (c.pooled and not c.pooled_calls)) and main != "peer":
         # Every operation of its own slowed, short ones too: the instances are starved
         # (CPU, memory, throttling), whichever hop shows it most: a starved process is
-        # late to take requests and to send its calls. A delayed network into it, or on
-        # its side of its calls, shows the same where the network holds most of the time:
-        # then the wording names both.
-        c.kind, c.starved, c.net_alike = "saturation", True, main == "network"
+        # late to take requests and to send its calls. Where the time sits tells what
+        # looks the same: a delayed network (the network holds most of it) or requests
+        # waiting for a database connection (most of it before its database calls); then
+        # the wording names both.
+        queued = c.kind == "saturation"
+        c.alike = "network" if main == "network" else "pool" if queued else ""
+        c.kind, c.starved = "saturation", True
     own = [
         (d, k)
         for k, d in added.items()

@@ -154,15 +154,21 @@ def _kind_sentence(c: Candidate, compared: bool) -> str:
 
 
 def _starved(c: Candidate) -> str:
-    """Why a service whose own work slowed alike is read as starved; where most of its
-    added time is on the network, that a delayed network there looks the same."""
-    if not c.net_alike:
-        return "(contention for CPU, memory or threads on it)"
-    return (
-        "(contention for CPU, memory or threads on it), but most of the time it added is "
-        "on the network into it or on its side of its calls: a starved process is late to "
-        "take requests and to send, and a delayed network there looks the same"
-    )
+    """Why a service whose own work slowed alike is read as starved, and what looks the
+    same where its added time sits (`Candidate.alike`)."""
+    why = "(contention for CPU, memory or threads on it)"
+    if c.alike == "network":
+        return (
+            f"{why}, but most of the time it added is on the network into it or on its "
+            f"side of its calls: a starved process is late to take requests and to send, "
+            f"and a delayed network there looks the same"
+        )
+    if c.alike == "pool":
+        return (
+            f"{why}, but most of the time it added is spent before its database calls, "
+            f"where requests waiting for a database connection look the same"
+        )
+    return why
 
 
 def _network_sentence(c: Candidate, compared: bool, added: str, few: str) -> str:
