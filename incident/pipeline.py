@@ -21,12 +21,12 @@ from incident import log
 
 if TYPE_CHECKING:
     from incident.analysis.assess import Assessment
-    from incident.analysis.triage import Triage
     from incident.digest import Digest
     from incident.model import Alert, Bundle
     from incident.redact import Redactor
     from incident.report import AIResult, Report, TriageAI
     from incident.sources import ReportAdjuster, SourceRequest
+    from incident.triage_report import Triage
 
 Progress = Callable[[str, int, int], None]
 # Inputs larger than this (in all) are announced on a terminal before they are read.

@@ -38,7 +38,33 @@ class Window(_Model):
         return self.baseline != "none"
 
 
+# The closed vocabularies of the report, named once: the engine, the triage document and
+# the renderers use these names, never their own copies.
 VerdictStatus = Literal["incident", "no-incident", "inconclusive"]
+# How a failure or cause behaves: passes (transient), stays (permanent), is absorbed by a
+# fallback (partial), ends the request (fatal).
+Category = Literal["transient", "permanent", "partial", "fatal"]
+# Where a failure comes from.
+Origin = Literal["infrastructure", "user", "dependency", "unknown"]
+# What kind of cause a root cause is ("behaviour": what the component does changed, with
+# no failure or slowdown to show it: calls it stopped, started or repeats; callers that stop
+# right after its answer).
+CauseKind = Literal[
+    "latency",
+    "error",
+    "saturation",
+    "network",
+    "dependency",
+    "deploy",
+    "client-input",
+    "behaviour",
+]
+# What an alert tells: a symptom users feel, an internal cause, a heartbeat, or unknown.
+AlertRole = Literal["symptom", "cause", "heartbeat", "unknown"]
+# Where an alert stands, in every tool's words normalised (see `analysis.classify`).
+AlertStatus = Literal["firing", "acknowledged", "resolved", "unknown"]
+Risk = Literal["low", "medium", "high"]
+TimelineSource = Literal["alert", "trace", "log", "deploy", "analysis"]
 
 
 class Verdict(_Model):
@@ -57,12 +83,11 @@ class RootCause(_Model):
     service: str
     operation: str | None = None
     component: str | None = None
-    # latency|error|saturation|network|dependency|deploy|client-input|behaviour|...
-    # ("behaviour": what the component does changed, with no failure or slowdown to show
-    # it: calls it stopped, started or repeats; callers that stop right after its answer.)
+    # One of CauseKind as the engine writes it; a string in the contract, so a report
+    # from a later version with a new kind still reads (DESIGN: "latency|error|...").
     kind: str
-    category: Literal["transient", "permanent", "partial", "fatal"]
-    origin: Literal["infrastructure", "user", "dependency", "unknown"]
+    category: Category
+    origin: Origin
     score: float
     instance: str | None = None
     version: str | None = None
@@ -112,8 +137,8 @@ class LatencyInflation(_Model):
 class Failure(_Model):
     service: str
     operation: str | None = None
-    category: Literal["transient", "permanent", "partial", "fatal"]
-    origin: Literal["infrastructure", "user", "dependency", "unknown"]
+    category: Category
+    origin: Origin
     count: int
     user_facing: bool
     business_critical: bool = False
@@ -137,7 +162,7 @@ class BlastRadius(_Model):
 
 class TimelineEvent(_Model):
     time: str
-    source: Literal["alert", "trace", "log", "deploy", "analysis"]
+    source: TimelineSource
     event: str
     evidence: list[str] = Field(default_factory=list)
 
@@ -193,7 +218,7 @@ class AlertSummary(_Model):
     service: str | None = None
     starts_at: str | None = None
     ends_at: str | None = None
-    role: Literal["symptom", "cause", "heartbeat", "unknown"] = "unknown"
+    role: AlertRole = "unknown"
     runbook: str | None = None
     summary: str | None = None
     evidence: str | None = None
@@ -202,7 +227,7 @@ class AlertSummary(_Model):
 class Action(_Model):
     action: str
     why: str
-    risk: Literal["low", "medium", "high"] = "low"
+    risk: Risk = "low"
     source: Literal["rule", "runbook", "ai"] = "rule"
 
 
@@ -229,7 +254,7 @@ class Hypothesis(_Model):
 
 class AIAction(_Model):
     action: str
-    risk: Literal["low", "medium", "high"] = "medium"
+    risk: Risk = "medium"
     why: str = ""
 
 
@@ -309,7 +334,7 @@ class AIResult(_ModelCall):
 class TriageAIAction(_Model):
     group: str
     action: str
-    risk: Literal["low", "medium", "high"] = "medium"
+    risk: Risk = "medium"
     why: str = ""
 
 

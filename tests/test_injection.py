@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from incident.analysis.triage import Triage, triage
+from incident.analysis.triage import triage
 from incident.digest import FENCE_CLOSE, FENCE_OPEN, build_digest, neutralise_fences
 from incident.model import Alert
 from incident.render.console import render_console
@@ -43,6 +43,7 @@ from incident.report import (
     TimelineEvent,
     Window,
 )
+from incident.triage_report import Triage
 
 NOW = 1_767_225_600 * 1_000_000_000
 

@@ -298,9 +298,9 @@ def test_no_field_of_a_shared_document_is_a_sensitive_key() -> None:
     under a sensitive key: a field named like one (`token_count`, say) would lose its value."""
     from pydantic import BaseModel
 
-    from incident.analysis.triage import Triage
     from incident.redact import is_sensitive_key
     from incident.report import Report
+    from incident.triage_report import Triage
 
     seen: set[type[BaseModel]] = set()
     todo: list[type[BaseModel]] = [Report, Triage]

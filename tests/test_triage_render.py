@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from realfiles import real_param
 
-from incident.analysis.triage import Triage, triage
+from incident.analysis.triage import triage
 from incident.errors import UsageError
 from incident.model import Alert, Bundle
 from incident.render.triage import TriageFormat, render_triage
 from incident.report import Report, RootCause
+from incident.triage_report import Triage
 
 NS = 1_000_000_000
 NOW = 1_767_225_600 * NS  # 2026-01-01T00:00:00Z, after every sample payload

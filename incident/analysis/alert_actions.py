@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 import shlex
 
-from incident.analysis.classify import Role
 from incident.model import Alert
+from incident.report import AlertRole
 
 # (action, why, command to copy or None)
 Step = tuple[str, str, str | None]
@@ -171,7 +171,7 @@ _RULES: tuple[tuple[re.Pattern[str], tuple[Step, ...]], ...] = (
 )
 
 
-def rule_steps(alert: Alert, role: Role) -> list[Step]:
+def rule_steps(alert: Alert, role: AlertRole) -> list[Step]:
     """The steps from `_RULES` for what the alert mentions, in the table's order; a
     heartbeat gets only "no action", an alert tagged as a deploy a look at the deploy."""
     if role == "heartbeat":

@@ -25,7 +25,7 @@ from incident.analysis.evidence import (
     MIN_LATENCY_GROWTH,
     MIN_LATENCY_SHARE,
 )
-from incident.analysis.semconv import Category, Origin
+from incident.report import Category, CauseKind, Origin
 
 # A structural change this clear (0..1) backs a "what it does changed" claim.
 MIN_STRUCT_SCORE = 0.5
@@ -65,7 +65,7 @@ class Candidate:
     score: float = 0.0
     lat_score: float = 0.0
     err_score: float = 0.0
-    kind: str = "latency"
+    kind: CauseKind = "latency"
     category: Category = "transient"
     origin: Origin = "infrastructure"
     instance: str | None = None

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Literal
 
-from incident.analysis.semconv import Category
 from incident.model import Alert
-
-Role = Literal["symptom", "cause", "heartbeat", "unknown"]
-Status = Literal["firing", "acknowledged", "resolved", "unknown"]
+from incident.report import AlertRole, AlertStatus, Category
 
 # The readers' severity vocabulary, worst last; other words rank as unknown (-1).
 _SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3, "critical": 4}
-_STATUS: dict[str, Status] = {
+_STATUS: dict[str, AlertStatus] = {
     "firing": "firing",
     "pending": "firing",
     "acknowledged": "acknowledged",
@@ -66,7 +62,7 @@ def alert_service(alert: Alert) -> str | None:
     return None
 
 
-def alert_status(alert: Alert) -> Status:
+def alert_status(alert: Alert) -> AlertStatus:
     """firing / acknowledged / resolved, or unknown for states like suppressed or no data."""
     return _STATUS.get(alert.status, "unknown")
 
@@ -80,7 +76,7 @@ def severity_rank(severity: str | None) -> int:
 
 def alert_role(
     alert: Alert, causes: Sequence[str] = (), entry_services: Iterable[str] = ()
-) -> tuple[Role, str]:
+) -> tuple[AlertRole, str]:
     """Whether an alert is a heartbeat, points at a named cause, is a symptom users feel or
     an internal cause, and why. `causes` are the components the verdict names (none when
     it names none); `entry_services` the services requests enter through.

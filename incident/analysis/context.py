@@ -6,7 +6,6 @@ field`, reading decisions, never making them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
 
 import msgspec
 
@@ -18,10 +17,14 @@ from incident.analysis.logs import is_junk, mine, surge
 from incident.analysis.sections import Fields, _span_ref
 from incident.analysis.semconv import error_text
 from incident.model import LogRecord
-from incident.report import AlertSummary, DataQualityReport, LogTemplate, TimelineEvent
+from incident.report import (
+    AlertSummary,
+    DataQualityReport,
+    LogTemplate,
+    TimelineEvent,
+    TimelineSource,
+)
 from incident.text import clip
-
-Source = Literal["alert", "trace", "log", "deploy", "analysis"]
 
 
 def log_templates(a: Assessment, ev: EvidenceLog, done: Fields) -> list[LogTemplate]:
@@ -159,7 +162,7 @@ def timeline(a: Assessment, ev: EvidenceLog, done: Fields) -> list[TimelineEvent
 
 
 def _event(
-    ns: int | str | None, source: Source, text: str, evidence: Iterable[str | None] = ()
+    ns: int | str | None, source: TimelineSource, text: str, evidence: Iterable[str | None] = ()
 ) -> TimelineEvent | None:
     """An event at `ns` (nanoseconds, or a report time already formatted); None untimed."""
     stamp = ns if isinstance(ns, str) else iso(ns)

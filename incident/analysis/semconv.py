@@ -4,9 +4,10 @@ into category (transient/permanent/partial/fatal) and origin by what it says."""
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from incident.model import Span, SpanKind, StatusCode
+from incident.report import Category, Origin
 from incident.text import clip
 
 HTTP_CODE_KEYS = ("http.response.status_code", "http.status_code")
@@ -28,9 +29,6 @@ CACHE_SYSTEMS = frozenset({"redis", "memcached", "valkey", "hazelcast", "ehcache
 GRPC_USER = frozenset({3, 5, 6, 7, 9, 11, 16})  # bad argument, not found, denied...
 GRPC_TRANSIENT = frozenset({1, 4, 8, 10, 14})  # cancelled, deadline, exhausted, aborted, unavail.
 GRPC_FATAL = frozenset({15})  # data loss
-
-Category = Literal["transient", "permanent", "partial", "fatal"]
-Origin = Literal["infrastructure", "user", "dependency", "unknown"]
 
 # Failure flags kept per span.
 OK, ERROR, USER_ERROR = 0, 1, 2

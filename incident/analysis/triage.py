@@ -7,109 +7,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from incident.analysis.alert_actions import DIAGNOSE_STEP, rule_steps
-from incident.analysis.classify import (
-    Role,
-    Status,
-    alert_role,
-    alert_status,
-    runbooks,
-    severity_rank,
-)
+from incident.analysis.classify import alert_role, alert_status, runbooks, severity_rank
 from incident.model import Alert
-from incident.report import Report, TriageAI, format_time
+from incident.report import AlertRole, AlertStatus, Report, format_time
 from incident.text import clip
+from incident.triage_report import AlertGroup, LikelyCause, Triage, TriageAction
 
-SCHEMA = "incident.triage/1"
 # An alert still firing after this many days is flagged as stale.
 STALE_DAYS = 30
-
-
-class TriageAction(BaseModel):
-    """One suggested first step, with where the suggestion came from."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    action: str
-    why: str = ""
-    source: Literal["runbook", "rule", "report"] = "rule"
-    url: str | None = None
-    # A shell command to copy, when the step is one (kubectl ...).
-    command: str | None = None
-
-
-class AlertGroup(BaseModel):
-    """Alerts sharing a name and a service, reduced to what an on-call engineer reads first."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    service: str | None = None
-    status: Status
-    severity: str | None = None
-    severity_rank: int = -1
-    count: int
-    firing: int = 0
-    resolved: int = 0
-    sources: list[str] = Field(default_factory=list)
-    started_at: str | None = None
-    ended_at: str | None = None
-    # Seconds from the earliest start to `now` (still firing) or to the last end (resolved).
-    firing_for_s: float | None = None
-    # Still firing after STALE_DAYS: more likely a forgotten or replayed alert than news.
-    stale: bool = False
-    role: Role = "unknown"
-    role_reason: str = ""
-    summary: str | None = None
-    instances: list[str] = Field(default_factory=list)
-    runbooks: list[str] = Field(default_factory=list)
-    links: list[str] = Field(default_factory=list)
-    actions: list[TriageAction] = Field(default_factory=list)
-    # True when the diagnosis names this group's service as the likely cause.
-    matches_likely_cause: bool = False
-
-
-class LikelyCause(BaseModel):
-    """The diagnosis' best-ranked root cause, when traces or logs were given too."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    service: str
-    operation: str | None = None
-    kind: str
-    category: str
-    score: float
-    summary: str
-    evidence: list[str] = Field(default_factory=list)
-
-
-class Triage(BaseModel):
-    """The whole triage ("incident.triage/1"): a stable document for scripts and renderers."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    schema_: str = Field(default=SCHEMA, alias="schema")
-    now: str | None = None
-    headline: str = ""
-    firing: int = 0
-    resolved: int = 0
-    groups: list[AlertGroup] = Field(default_factory=list)
-    likely_cause: LikelyCause | None = None
-    notices: list[str] = Field(default_factory=list)
-    ai: TriageAI | None = None  # Claude's review (model output), when asked for
-
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, indent=2)
 
 
 # --- first actions ------------------------------------------------------------------------
 
 
-def _rule_actions(alert: Alert, role: Role) -> list[TriageAction]:
+def _rule_actions(alert: Alert, role: AlertRole) -> list[TriageAction]:
     """First actions from the pattern table in `alert_actions`."""
     return [
         TriageAction(action=action, why=why, source="rule", command=command)
@@ -146,8 +59,8 @@ def _instances(alerts: Iterable[Alert]) -> list[str]:
     return seen
 
 
-def _group_status(statuses: Sequence[Status]) -> Status:
-    order: tuple[Status, ...] = ("firing", "acknowledged", "resolved")
+def _group_status(statuses: Sequence[AlertStatus]) -> AlertStatus:
+    order: tuple[AlertStatus, ...] = ("firing", "acknowledged", "resolved")
     for status in order:
         if status in statuses:
             return status
@@ -155,7 +68,7 @@ def _group_status(statuses: Sequence[Status]) -> Status:
 
 
 def _duration_s(
-    starts: list[int], ends: list[int], status: Status, now_ns: int | None
+    starts: list[int], ends: list[int], status: AlertStatus, now_ns: int | None
 ) -> float | None:
     if not starts:
         return None

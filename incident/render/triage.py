@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from incident.analysis.triage import AlertGroup, Triage, TriageAction
 from incident.errors import UsageError
 from incident.render.formatting import format_duration, md_code, md_escape, md_link, md_table
 from incident.render.safe import http_url, safe_model
 from incident.report import TriageAI
+from incident.triage_report import AlertGroup, Triage, TriageAction
 
 TriageFormat = Literal["md", "json", "text", "slack"]
 

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from incident import log, pipeline
-from incident.analysis.triage import Triage
 from incident.errors import IncidentError, InputError
 from incident.ingest.detect import ALERTS, read_blob
 from incident.ingest.sources import Blob
@@ -31,6 +30,7 @@ from incident.serve.config import Destination, Settings
 from incident.serve.deliver import DeliveryError, Poster, write_files
 from incident.serve.metrics import Metrics
 from incident.serve.queue import Item, Queue
+from incident.triage_report import Triage
 
 POST_SCHEMA = "incident.serve.post/1"
 # How long the loop sleeps at most when nothing is due (an enqueue wakes it at once).
