@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from incident.escape import INVISIBLE, visible
 from incident.redact import Redactor
-from incident.render.safe import INVISIBLE, visible
 from incident.report import (
     AlertSummary,
     CriticalPath,

@@ -16,11 +16,11 @@ import pytest
 
 from incident.analysis.triage import triage
 from incident.digest import FENCE_CLOSE, FENCE_OPEN, build_digest, neutralise_fences
+from incident.escape import http_url, safe_data, visible
 from incident.model import Alert
 from incident.render.console import render_console
 from incident.render.formatting import md_code, md_escape, md_link, prose
 from incident.render.markdown import render_markdown
-from incident.render.safe import http_url, safe_data, visible
 from incident.render.text import render_inventory
 from incident.render.triage import render_triage
 from incident.report import (

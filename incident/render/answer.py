@@ -9,11 +9,11 @@ import json
 from typing import Literal
 
 from incident.errors import UsageError
+from incident.escape import safe_model
 from incident.render.formatting import md_escape
 from incident.render.markdown import MULTILINE_FIELDS, ai_section
 from incident.render.md_investigation import investigation_line
 from incident.render.md_story import verdict_line
-from incident.render.safe import safe_model
 from incident.report import Report
 
 AnswerFormat = Literal["text", "md", "json"]

@@ -28,6 +28,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from incident.escape import safe_model, visible
 from incident.render.formatting import (
     before_ms,
     felt_by,
@@ -40,7 +41,6 @@ from incident.render.formatting import (
     utc,
 )
 from incident.render.md_investigation import investigation_line
-from incident.render.safe import safe_model, visible
 from incident.report import CriticalPath, Report
 
 _MAX_ROWS = 12

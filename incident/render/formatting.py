@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from incident.render.safe import http_url, visible
+from incident.escape import http_url, visible
 from incident.report import CriticalPath, LatencyInflation, Report, Verdict
 
 

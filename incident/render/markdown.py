@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from importlib import resources
 
 from incident.errors import UsageError
+from incident.escape import safe_model
 from incident.render.formatting import (
     evidence_refs,
     format_pct,
@@ -38,7 +39,6 @@ from incident.render.md_story import (
     _timeline,
     _utc,
 )
-from incident.render.safe import safe_model
 from incident.report import (
     AIResult,
     Evidence,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from incident.analysis.evidence import plural
-from incident.render.safe import safe_data
+from incident.escape import safe_data
 
 
 def render_inventory(inv: dict[str, Any]) -> str:

@@ -8,8 +8,8 @@ import json
 from typing import Any, Literal
 
 from incident.errors import UsageError
+from incident.escape import http_url, safe_model
 from incident.render.formatting import format_duration, md_code, md_escape, md_link, md_table
-from incident.render.safe import http_url, safe_model
 from incident.report import TriageAI
 from incident.triage_report import AlertGroup, Triage, TriageAction
 

@@ -16,23 +16,17 @@ children overlap).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from incident.sources.clickhouse import (
-    MAX_WHOLE_TRACES,
     Store,
     Target,
-    count_traces,
-    fetch_traces,
-    open_existing,
-    parse,
     rows,
-    time_filter,
 )
 
 if TYPE_CHECKING:
-    from incident.report import Report
+    pass
 
 OpKey = tuple[str, str]
 QUANTILES = (0.5, 0.95, 0.99)
@@ -236,48 +230,3 @@ def _detail(store: Store, spans: str, out: StoreStats) -> None:
         out.edges[(caller, callee)] = EdgeStats(
             int(n), _ms(gap_mean), _ms(gap_p95), round(int(n) / max(1, int(traces)), 3)
         )
-
-
-@dataclass
-class StoreDiagnosis:
-    report: Report
-    sampled: bool
-    incident: StoreStats | None = None
-    baseline: StoreStats | None = None
-
-
-def diagnose_store(
-    url: str,
-    *,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    max_traces: int = MAX_WHOLE_TRACES,
-    seed: int = 0,
-) -> StoreDiagnosis:
-    """Diagnose the store's window: every trace when there are at most `max_traces`, else the
-    engine reads a seeded even sample (an unbiased one: its rates and shares estimate the
-    whole window's) and the report's traffic numbers are replaced by the store's own."""
-    from incident.analysis import diagnose
-    from incident.sources.clickhouse_report import Fetch, apply_fetch, window_stats
-
-    target = parse(url)
-    store = open_existing(target)
-    try:
-        where = time_filter(start_ns, end_ns)
-        found = count_traces(store, target, where)
-        sampled = found > max_traces
-        if sampled:
-            ids = sample_ids_sql(target, where, max_traces, seed)
-        else:
-            ids = f"SELECT DISTINCT TraceId FROM {target.traces} WHERE {where}"
-        bundle = fetch_traces(store, target, ids)
-        report = diagnose(bundle)
-        if not sampled:
-            return StoreDiagnosis(report, False)
-        traces, spans, failed = window_totals(store, target, where)
-        inc, base = window_stats(store, target, report.window, start_ns, end_ns)
-    finally:
-        store.close()
-    whole = Fetch(url, start_ns, end_ns, traces, spans, failed, bundle.quality.traces)
-    apply_fetch(report, replace(whole, sample=max_traces, seed=seed, targeted=False), inc, base)
-    return StoreDiagnosis(report, True, inc, base)
