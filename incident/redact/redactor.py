@@ -5,7 +5,7 @@ Public surface: `redact_text`, `redact_value` (decoded JSON-like values, walked 
 explicit stack so no depth is too deep), `mask` (every scalar of a value becomes a
 placeholder), `redact_then_truncate` (for callers that shorten text: redact the whole text
 first, then cut, never through a placeholder, so a secret at the edge is never half kept),
-`placeholder`, `restore`, `mapping`, `counts` and `distinct`.
+`placeholder`, `restore`, `mapping` and `counts`.
 
 Values under id keys (`trace_id`, `spanId`, `x-request-id`, ...), and values passed to
 `redact_id` by callers that know a value sits where an id goes (a CSV's SpanID column), are
@@ -58,9 +58,9 @@ _ANY_VALUE_KEYS = frozenset(
 class Redactor:
     """Replaces secrets and personal data with placeholders like `<email:1>`.
 
-    `counts` counts occurrences (every replacement made, per kind); `distinct` counts
-    distinct values per kind. `restore` maps placeholders in any text back to the originals,
-    which is only ever done locally, after the model has answered.
+    `counts` counts occurrences (every replacement made, per kind). `restore` maps
+    placeholders in any text back to the originals, which is only ever done locally, after
+    the model has answered.
     """
 
     def __init__(
@@ -88,10 +88,6 @@ class Redactor:
         self._id_memo: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     # -- placeholders ----------------------------------------------------------------------
-
-    @property
-    def distinct(self) -> dict[str, int]:
-        return dict(self._next)
 
     @property
     def mapping(self) -> dict[str, str]:

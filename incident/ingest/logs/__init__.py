@@ -19,6 +19,7 @@ from incident.model import Bundle, InputInfo, LogRecord
 
 __all__ = ["read", "sniff"]
 
+# What `sniff` may answer besides None.
 FORMATS = ("otlp-logs", "jsonl", "json-array", "loki", "text")
 EXPECTED = "JSON Lines, a JSON array of log records, OTLP logs JSON or text log lines"
 _SNIFF_LINES = 200
