@@ -1,5 +1,6 @@
 """The engine does not contradict itself: `triage` and `diagnose` give every alert the same
-role, and every failing operation has the same category in `root_causes` and `failures`."""
+role, every failing operation has the same category in `root_causes` and `failures`, and the
+first actions answer what the top cause says."""
 
 from __future__ import annotations
 
@@ -96,3 +97,31 @@ def test_errors_listed_as_already_before_did_not_rise() -> None:
     assert not orders.rose
     text = render_markdown(report)
     assert "8 of 367 calls failed (2.2%) during the incident, 1 of 217 calls failed" in text
+
+
+def _actions_follow_the_cause(report: Report) -> None:
+    """The first actions answer what the top cause's summary says, never another reading:
+    contention -> its CPU; waits before database calls -> the connection pool; slow on its
+    own side of every call -> its own pods, not one callee's path."""
+    if not report.root_causes or not report.actions:
+        return
+    top = report.root_causes[0]
+    actions = [a.action for a in report.actions]
+    if "contention for CPU" in top.summary:
+        assert any(a.startswith("Check CPU throttling") and top.service in a for a in actions)
+    if "database connection" in top.summary or "before its database calls" in top.summary:
+        assert any("connection pool" in a for a in actions), actions
+    else:
+        assert not any("connection pool" in a and top.service in a for a in actions), actions
+    if "slow on its own side of every call" in top.summary:
+        assert not any(f"network path from {top.service} to" in a for a in actions), actions
+
+
+@pytest.mark.parametrize("kind", SCENARIOS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_first_actions_follow_the_cause(kind: str, seed: int) -> None:
+    """A pooled-only starved service was once sent to raise its connection pool, and a caller
+    slow on every call to one callee's network path."""
+    sc = generate(kind, seed=seed, traces=300)
+    for report in (diagnose(sc.bundle()), diagnose(sc.bundle(), sc.baseline_bundle())):
+        _actions_follow_the_cause(report)
