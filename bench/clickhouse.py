@@ -89,7 +89,7 @@ def _peak_rss_mib() -> float:
 
 
 def measure_store(url: str, heap: bool) -> dict[str, object]:
-    from incident.pipeline import diagnose_store
+    from incident.store_run import diagnose_store
 
     if heap:
         tracemalloc.start()

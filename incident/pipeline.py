@@ -21,12 +21,12 @@ from incident import log
 
 if TYPE_CHECKING:
     from incident.analysis.assess import Assessment
+    from incident.analysis.config import AnalysisConfig
     from incident.digest import Digest
     from incident.model import Alert, Bundle
     from incident.redact import Redactor
     from incident.report import AIResult, Report, TriageAI
     from incident.sources import ReportAdjuster, SourceRequest
-    from incident.sources.clickhouse_scale import StoreStats
     from incident.triage_report import Triage
 
 Progress = Callable[[str, int, int], None]
@@ -150,11 +150,13 @@ def diagnose(
     *,
     adjust: Sequence[ReportAdjuster] = (),
     adjust_baseline: Sequence[ReportAdjuster] = (),
+    config: AnalysisConfig | None = None,
 ) -> Report:
     """The deterministic report (pure analysis; no redaction). `adjust` and `adjust_baseline`
     (collected by `load` for the inputs and the baseline) then put the sources' store-wide
     numbers into it (a store may be queried again for them)."""
-    return analyse(bundle, baseline, adjust=adjust, adjust_baseline=adjust_baseline).report
+    run = analyse(bundle, baseline, adjust=adjust, adjust_baseline=adjust_baseline, config=config)
+    return run.report
 
 
 def analyse(
@@ -163,13 +165,14 @@ def analyse(
     *,
     adjust: Sequence[ReportAdjuster] = (),
     adjust_baseline: Sequence[ReportAdjuster] = (),
+    config: AnalysisConfig | None = None,
 ) -> Run:
     """`diagnose`, kept as a Run with its evidence and assessment, for the AI step and the
     tools (which then need not assess the bundle again)."""
     from incident.analysis import assessed
 
     started = time.monotonic()
-    assessment, report = assessed(bundle, baseline)
+    assessment, report = assessed(bundle, baseline, config)
     for fix in adjust:
         fix(report, baseline=False)
     for fix in adjust_baseline:
@@ -313,17 +316,20 @@ def triage(
     *,
     now_ns: int | None = None,
     report: Report | None = None,
+    config: AnalysisConfig | None = None,
 ) -> Triage:
     """Alert triage, pointing at the engine's likely cause when there is evidence (or the
     `report` already diagnosed from it, see `evidence_report`)."""
     from incident.analysis.triage import triage as run_triage
 
     if report is None:
-        report = evidence_report(evidence, alerts)
+        report = evidence_report(evidence, alerts, config)
     return run_triage(alerts, notices, report, now_ns=now_ns or time.time_ns())
 
 
-def evidence_report(evidence: Bundle | None, alerts: Sequence[Alert]) -> Report | None:
+def evidence_report(
+    evidence: Bundle | None, alerts: Sequence[Alert], config: AnalysisConfig | None = None
+) -> Report | None:
     """The engine's report on traces and logs read as triage evidence, with the alerts as
     its hints (the evidence bundle itself is left as it was, so it can serve again)."""
     if evidence is None:
@@ -331,7 +337,7 @@ def evidence_report(evidence: Bundle | None, alerts: Sequence[Alert]) -> Report 
     import msgspec
 
     hinted = msgspec.structs.replace(evidence, alerts=[*evidence.alerts, *alerts])
-    return diagnose(hinted)
+    return diagnose(hinted, config=config)
 
 
 def review_triage(result: Triage, options: AIOptions, redactor: Redactor) -> TriageAI:
@@ -442,57 +448,3 @@ def _input_bytes(paths: list[str]) -> int:
         except OSError:
             continue  # the reader will say what is wrong with it
     return total
-
-
-# --- a ClickHouse store read whole or by sample --------------------------------------
-
-
-@dataclass
-class StoreDiagnosis:
-    """A store's window diagnosed: the report, and the store's own numbers when the
-    engine read a sample."""
-
-    report: Report
-    sampled: bool
-    incident: StoreStats | None = None
-    baseline: StoreStats | None = None
-
-
-def diagnose_store(
-    url: str,
-    *,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    max_traces: int | None = None,
-    seed: int = 0,
-) -> StoreDiagnosis:
-    """Diagnose the store's window: every trace when there are at most `max_traces`, else the
-    engine reads a seeded even sample (an unbiased one: its rates and shares estimate the
-    whole window's) and the report's traffic numbers are replaced by the store's own."""
-    from incident.analysis import diagnose
-    from incident.sources import clickhouse as ch
-    from incident.sources import clickhouse_report as chr_
-    from incident.sources import clickhouse_scale as scale
-
-    max_traces = ch.MAX_WHOLE_TRACES if max_traces is None else max_traces
-    target = ch.parse(url)
-    store = ch.open_existing(target)
-    try:
-        where = ch.time_filter(start_ns, end_ns)
-        sampled = ch.count_traces(store, target, where) > max_traces
-        if sampled:
-            ids = scale.sample_ids_sql(target, where, max_traces, seed)
-        else:
-            ids = f"SELECT DISTINCT TraceId FROM {target.traces} WHERE {where}"
-        bundle = ch.fetch_traces(store, target, ids)
-        report = diagnose(bundle)
-        if not sampled:
-            return StoreDiagnosis(report, False)
-        traces, spans, failed = scale.window_totals(store, target, where)
-        inc, base = chr_.window_stats(store, target, report.window, start_ns, end_ns)
-    finally:
-        store.close()
-    fetch = chr_.Fetch(url, start_ns, end_ns, traces, spans, failed, bundle.quality.traces)
-    fetch = replace(fetch, sample=max_traces, seed=seed, targeted=False)
-    chr_.apply_fetch(report, fetch, inc, base)
-    return StoreDiagnosis(report, True, inc, base)

@@ -23,13 +23,13 @@ from incident.errors import EmptyInputError, UnreadableInputError, UsageError
 from incident.ingest import finish, load
 from incident.ingest.detect import read_blob
 from incident.model import Bundle, Span, SpanEvent, SpanKind, SpanLink, StatusCode
-from incident.pipeline import diagnose_store
 from incident.report import Report
 from incident.sources import SourceRequest, fetch
 from incident.sources import clickhouse as ch
 from incident.sources.clickhouse_otlp import otlp_json
 from incident.sources.clickhouse_scale import store_stats
 from incident.sources.timerange import Window
+from incident.store_run import diagnose_store
 
 pytest.importorskip("chdb")
 

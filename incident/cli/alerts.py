@@ -12,6 +12,7 @@ from incident import log
 from incident.cli.app import app
 from incident.cli.common import (
     ai_options,
+    analysis_config,
     check_output,
     emit,
     load_inputs,
@@ -34,6 +35,7 @@ from incident.cli.options import (
     RequireAIOpt,
     ServiceOpt,
     SinceOpt,
+    SlowMsOpt,
     ToOpt,
     TriageFormat,
 )
@@ -71,6 +73,7 @@ def triage(
     max_digest_tokens: MaxTokensOpt = 8000,
     no_cache: NoCacheOpt = False,
     require_ai: RequireAIOpt = False,
+    slow_ms: SlowMsOpt = None,
 ) -> None:
     """Alert payloads (stdin by default) -> what fires, symptom or cause, first actions."""
     from incident import pipeline
@@ -86,7 +89,8 @@ def triage(
     source = source_request(since, start, end, service, query, limit_traces)
     bundle = load_inputs([], None, [payload], limit, source)
     evidence = load_inputs(traces or [], logs, [], limit, source) if traces or logs else None
-    result = pipeline.triage(bundle.alerts, bundle.notices, evidence)
+    config = analysis_config(slow_ms)
+    result = pipeline.triage(bundle.alerts, bundle.notices, evidence, config=config)
     from incident.redact import Redactor
 
     redactor = Redactor()  # one per run: the review's placeholders are the output's

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from incident.errors import UsageError
 
 if TYPE_CHECKING:
+    from incident.analysis.config import AnalysisConfig
     from incident.model import Bundle
     from incident.pipeline import AIOptions, Progress
     from incident.sources import ReportAdjuster, SourceRequest
@@ -198,3 +199,10 @@ def read_template(template: Path | None) -> str | None:
         return template.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{template}: cannot read the template ({exc})") from exc
+
+
+def analysis_config(slow_ms: float | None) -> AnalysisConfig:
+    """The analysis knobs a command line sets (`--slow-ms`); the rest stay at their defaults."""
+    from incident.analysis.config import AnalysisConfig
+
+    return AnalysisConfig() if slow_ms is None else AnalysisConfig(slow_threshold_ms=slow_ms)

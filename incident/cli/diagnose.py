@@ -14,6 +14,7 @@ from incident import log
 from incident.cli.app import app
 from incident.cli.common import (
     ai_options,
+    analysis_config,
     baseline_request_for,
     check_output,
     emit,
@@ -50,6 +51,7 @@ from incident.cli.options import (
     RequireAIOpt,
     ServiceOpt,
     SinceOpt,
+    SlowMsOpt,
     ToOpt,
 )
 from incident.errors import AIError, UsageError
@@ -116,6 +118,7 @@ def diagnose(
     max_turns: MaxTurnsOpt = 8,
     max_ai_tokens: MaxAITokensOpt = 200_000,
     max_cost: MaxCostOpt = 1.0,
+    slow_ms: SlowMsOpt = None,
 ) -> None:
     """Diagnose an incident: root cause, impact, timeline, and a postmortem draft."""
     from incident import pipeline
@@ -132,13 +135,11 @@ def diagnose(
     fix_base: list[ReportAdjuster] = []
     bundle = load_inputs(inputs, logs, alerts, limit, source, fix)
     base = load_inputs(baseline, None, None, limit, base_source, fix_base) if baseline else None
-    run = pipeline.analyse(bundle, base, adjust=fix, adjust_baseline=fix_base)
+    config = analysis_config(slow_ms)
+    run = pipeline.analyse(bundle, base, adjust=fix, adjust_baseline=fix_base, config=config)
     limits = (max_turns, max_ai_tokens, max_cost)
     options = ai_options(ai, model, ai_timeout, max_digest_tokens, no_cache, limits)
-    if investigate:
-        pipeline.investigate(run, options)
-    else:
-        pipeline.explain(run, options)
+    (pipeline.investigate if investigate else pipeline.explain)(run, options)
     elapsed = time.monotonic() - started
     log.info("diagnose.done", f"diagnosed in {elapsed:.1f}s", seconds=round(elapsed, 3))
     # The terminal view is for the person at it; files and pipes may be shared.
@@ -209,6 +210,7 @@ def ask(
     max_turns: MaxTurnsOpt = 8,
     max_ai_tokens: MaxAITokensOpt = 200_000,
     max_cost: MaxCostOpt = 1.0,
+    slow_ms: SlowMsOpt = None,
 ) -> None:
     """A question about the incident, answered by Claude through the tools."""
     from incident import pipeline
@@ -220,7 +222,7 @@ def ask(
     limit = max_bytes(max_input_size)
     bundle = load_inputs(inputs, logs, alerts, limit)
     base = load_inputs(baseline, max_bytes=limit) if baseline else None
-    run = pipeline.analyse(bundle, base)
+    run = pipeline.analyse(bundle, base, config=analysis_config(slow_ms))
     limits = (max_turns, max_ai_tokens, max_cost)
     options = ai_options(ai, model, ai_timeout, max_digest_tokens, no_cache, limits)
     pipeline.investigate(run, options, question=question)

@@ -12,6 +12,7 @@ import typer
 from incident import log
 from incident.cli.app import app
 from incident.cli.common import (
+    analysis_config,
     baseline_request_for,
     check_output,
     emit,
@@ -36,6 +37,7 @@ from incident.cli.options import (
     QueryOpt,
     ServiceOpt,
     SinceOpt,
+    SlowMsOpt,
     ToOpt,
 )
 
@@ -122,6 +124,7 @@ def digest(
     baseline_since: BaselineSinceOpt = None,
     baseline_from: BaselineFromOpt = None,
     baseline_to: BaselineToOpt = None,
+    slow_ms: SlowMsOpt = None,
 ) -> None:
     """Print exactly what would be sent to the model (after redaction), tokens on stderr."""
     from incident import pipeline
@@ -131,7 +134,7 @@ def digest(
     base_source = baseline_request_for(source, baseline_since, baseline_from, baseline_to)
     bundle = load_inputs(inputs, logs, alerts, limit, source)
     base = load_inputs(baseline, max_bytes=limit, source=base_source) if baseline else None
-    run = pipeline.Run(pipeline.diagnose(bundle, base))
+    run = pipeline.Run(pipeline.diagnose(bundle, base, config=analysis_config(slow_ms)))
     result = pipeline.build_digest(run, max_digest_tokens)
     emit(result.text, None)
     log.info(

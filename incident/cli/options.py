@@ -100,6 +100,19 @@ AITimeoutOpt = Annotated[
         help="Seconds the whole AI step may take, retries included.",
     ),
 ]
+# The default is AnalysisConfig's (imported only when a command runs; a test holds the two
+# equal).
+SlowMsOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--slow-ms",
+        min=1.0,
+        metavar="MS",
+        help="A request slower than this is slow where no baseline tells its usual time "
+        "(default 1000; an entry point with 20 or more baseline requests: slower than "
+        "their p99).",
+    ),
+]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not reuse cached answers.")]
 RequireAIOpt = Annotated[bool, typer.Option("--require-ai", help="Exit 3 when the AI step fails.")]
 MaxTurnsOpt = Annotated[
