@@ -68,6 +68,7 @@ path = "{tmp_path / "file-out"}"
         ('[sources.nagios]\nverify = "token"\n', "unknown source"),
         ("colour = 3\n", "unknown setting"),
         ("keep_done_s = -1\n", "keep_done_s must be a non-negative number"),
+        ("slow_ms = 0.5\n", "slow_ms must be at least 1"),
         ("listen = [", "not valid TOML"),
     ],
 )
@@ -122,3 +123,28 @@ def test_a_rate_only_section_keeps_the_default_check() -> None:
     assert rule is not None
     assert (rule.verify, rule.secret, rule.rate) == ("token", "t", 5)
     assert s.rule("sentry") == s.sources["default"]
+
+
+def test_slow_ms_reaches_the_evidence_diagnosis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`slow_ms` in the file is the receiver's `--slow-ms`: the worker diagnoses its evidence
+    with it."""
+    from incident import pipeline
+    from incident.analysis.config import AnalysisConfig
+    from incident.model import Alert, Bundle
+    from incident.serve.worker import triage_payload
+
+    settings = load_settings(_toml(tmp_path, "slow_ms = 250\n"), env={})
+    assert settings.slow_ms == 250.0
+    assert load_settings(None, env={}).slow_ms is None
+    seen: list[AnalysisConfig | None] = []
+
+    def spy(evidence: object, alerts: object, config: AnalysisConfig | None = None) -> None:
+        if evidence is not None:
+            seen.append(config)
+
+    monkeypatch.setattr(pipeline, "evidence_report", spy)
+    alert = Alert(source="generic", status="firing", name="HighLatency", service="web")
+    triage_payload(Bundle(alerts=[alert]), Bundle, 0, AnalysisConfig.slow_at(250.0))
+    assert [c.slow_threshold_ms if c else None for c in seen] == [250.0]

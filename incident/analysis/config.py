@@ -43,6 +43,11 @@ class AnalysisConfig:
     # Errors whose rate grew by less than this factor over the baseline are background noise.
     error_rate_growth: float = 1.5
 
+    @classmethod
+    def slow_at(cls, slow_ms: float | None) -> AnalysisConfig:
+        """The defaults, with `slow_ms` (when given: `--slow-ms`) as the fixed threshold."""
+        return cls() if slow_ms is None else cls(slow_threshold_ms=slow_ms)
+
     def is_critical(self, text: str) -> bool:
         lowered = text.lower()
         return any(p in lowered for p in self.business_critical)

@@ -205,4 +205,4 @@ def analysis_config(slow_ms: float | None) -> AnalysisConfig:
     """The analysis knobs a command line sets (`--slow-ms`); the rest stay at their defaults."""
     from incident.analysis.config import AnalysisConfig
 
-    return AnalysisConfig() if slow_ms is None else AnalysisConfig(slow_threshold_ms=slow_ms)
+    return AnalysisConfig.slow_at(slow_ms)

@@ -45,6 +45,7 @@ DEFAULT_HEADERS: dict[Scheme, str] = {
 # Keys that would put a secret's value in the file.
 _SECRET_KEYS = ("secret", "token", "password", "api_key")
 _TOP = {
+    "slow_ms",
     "listen",
     "queue",
     "folder",
@@ -115,6 +116,9 @@ class Settings:
     keep_done_s: float = 7 * 86400.0
     # Worker threads: posts wait on the network, so a few overlap well.
     workers: int = 4
+    # What "slow" means for the evidence's requests where no baseline tells (`--slow-ms`);
+    # None: the analysis' default.
+    slow_ms: float | None = None
     sources: dict[str, SourceRule] = field(default_factory=dict)
     destinations: tuple[Destination, ...] = ()
 
@@ -176,6 +180,7 @@ def load_settings(
         post_timeout_s=_number(doc, "post_timeout_s", settings.post_timeout_s, where),
         keep_done_s=_number(doc, "keep_done_s", settings.keep_done_s, where),
         workers=int(_number(doc, "workers", settings.workers, where)),
+        slow_ms=_number(doc, "slow_ms", 0.0, where) or None,
         sources=_sources(doc.get("sources", {}), where, environ),
         destinations=_destinations(
             doc, folder or (Path(str(doc["folder"])) if "folder" in doc else None), where, environ
@@ -183,6 +188,8 @@ def load_settings(
     )
     if settings.max_attempts < 1 or settings.workers < 1:
         raise UsageError(f"{where}: max_attempts and workers must be at least 1")
+    if "slow_ms" in doc and (settings.slow_ms or 0.0) < 1.0:
+        raise UsageError(f"{where}: slow_ms must be at least 1 (milliseconds)")
     return settings
 
 

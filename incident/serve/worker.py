@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from incident import log, pipeline
+from incident.analysis.config import AnalysisConfig
 from incident.errors import IncidentError, InputError
 from incident.ingest.detect import ALERTS, read_blob
 from incident.ingest.sources import Blob
@@ -68,7 +69,10 @@ def read_payload(name: str, body: bytes) -> Bundle:
 
 
 def triage_payload(
-    bundle: Bundle, evidence: Callable[[], Bundle | None], now_ns: int | None = None
+    bundle: Bundle,
+    evidence: Callable[[], Bundle | None],
+    now_ns: int | None = None,
+    config: AnalysisConfig | None = None,
 ) -> list[GroupPost]:
     """One redacted single-group triage per alert group of the payload (in payload order).
 
@@ -80,7 +84,7 @@ def triage_payload(
     for alert in bundle.alerts:
         buckets.setdefault((alert.name, alert.service), []).append(alert)
     redactor = Redactor()  # one per payload: placeholders agree across its posts
-    report = pipeline.evidence_report(evidence(), bundle.alerts) if buckets else None
+    report = pipeline.evidence_report(evidence(), bundle.alerts, config) if buckets else None
     out: list[GroupPost] = []
     for (name, service), alerts in buckets.items():
         result = pipeline.triage(alerts, bundle.notices, None, now_ns=now_ns, report=report)
@@ -177,7 +181,9 @@ class Worker:
         """Triage, post, then ack / retry / dead-letter the item."""
         s = self.settings
         try:
-            posts = triage_payload(read_payload(f"webhook#{item.id}", item.body), self._evidence)
+            payload = read_payload(f"webhook#{item.id}", item.body)
+            config = AnalysisConfig.slow_at(s.slow_ms)
+            posts = triage_payload(payload, self._evidence, config=config)
         except InputError as exc:
             self._bury(item, f"unreadable payload: {exc}")
             return
