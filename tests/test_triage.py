@@ -171,6 +171,15 @@ def test_only_heartbeat_headline_says_nothing_is_wrong() -> None:
     assert t.firing == 0
 
 
+def test_acknowledged_alerts_stay_open_and_are_said() -> None:
+    """Someone is on an acknowledged alert but nothing is fixed: it counts as firing, and the
+    headline says how many of those are acknowledged."""
+    t = triage([_alert("DiskFull", status="acknowledged"), _alert("HighLatency")])
+    assert t.firing == 2
+    assert t.headline.startswith("2 firing in 2 groups, 1 of them acknowledged")
+    assert "acknowledged" not in triage([_alert("HighLatency")]).headline
+
+
 def test_runbook_comes_first_with_its_url() -> None:
     """A runbook link from the alert becomes the first action and keeps its URL."""
     alert = _alert(

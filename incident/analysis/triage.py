@@ -173,6 +173,10 @@ def _headline(groups: list[AlertGroup], firing: int, resolved: int) -> str:
     causes = sum(1 for g in live if g.role == "cause")
     worst = max(live, key=lambda g: g.severity_rank)
     parts = [f"{firing} firing in {len(live)} group{'s' if len(live) != 1 else ''}"]
+    # Acknowledged counts as open (someone is on it, nothing is fixed), but is said.
+    acked = sum(g.count for g in live if g.status == "acknowledged")
+    if acked:
+        parts[0] += f", {acked} of them acknowledged"
     if symptoms:
         parts.append(f"{symptoms} user-facing")
     if causes:
