@@ -320,6 +320,9 @@ def test_a_starved_service_whose_time_sits_on_the_way_in_names_the_network_too()
     actions = [a.action for a in report.actions]
     assert any(a.startswith("Check CPU throttling") and "cart" in a for a in actions)
     assert any(a.startswith("Check the network into and out of cart") for a in actions)
+    # Its example spans are calls to it, showing the time spent on the way in.
+    texts = [e.text for e in report.evidence if e.id in cause.evidence and e.kind == "span"]
+    assert texts and all(" -> cart: " in t and "in cart's own span" in t for t in texts)
 
 
 def test_a_starved_service_whose_own_work_holds_the_time_names_no_network() -> None:

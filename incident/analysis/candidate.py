@@ -185,6 +185,12 @@ class Candidate:
         )
 
     @property
+    def waits_at_door(self) -> bool:
+        """Most of its added time is on the network into it (between its callers' client
+        spans and its own server spans), not in its own work or its calls."""
+        return self.lat_net > 0 and self.lat_net >= self.lat_self + self.lat_peer + self.lat_net_own
+
+    @property
     def slow_to_send(self) -> bool:
         """Its calls to every other service waited longer on its own side, and that pooled
         rise sized it: the caller itself is slow (starved, or its own network), not a

@@ -13,8 +13,9 @@ from incident.analysis import wording
 from incident.analysis.assess import Assessment, iso
 from incident.analysis.classify import alert_role, alert_service, runbooks
 from incident.analysis.evidence import MIN_EVIDENCE, EvidenceLog
+from incident.analysis.examples import span_ref
 from incident.analysis.logs import is_junk, mine, surge
-from incident.analysis.sections import Fields, _span_ref
+from incident.analysis.sections import Fields
 from incident.analysis.semconv import error_text
 from incident.model import LogRecord
 from incident.report import (
@@ -194,7 +195,7 @@ def _first_error_event(a: Assessment, ev: EvidenceLog) -> list[TimelineEvent | N
         return []
     t = a.inc.table
     s = t.spans[first.first_span]
-    eid = ev.add("span", _span_ref(t, first.first_span), f"{s.service} {s.name}: {error_text(s)}")
+    eid = ev.add("span", span_ref(t, first.first_span), f"{s.service} {s.name}: {error_text(s)}")
     text = f"First error: {s.service} {s.name} — {clip(error_text(s), 120)}"
     return [_event(first.first_ns, "trace", text, [eid])]
 

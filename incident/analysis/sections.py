@@ -13,15 +13,14 @@ from operator import eq
 from typing import Any, Literal
 
 from incident.analysis.assess import Assessment, percentile_sorted
-from incident.analysis.candidate import Candidate
 from incident.analysis.classify import failure_category
 from incident.analysis.critical_path import critical_path, self_times
 from incident.analysis.describe import in_consumer
 from incident.analysis.evidence import EvidenceLog
+from incident.analysis.examples import examples, ms, span_ref
 from incident.analysis.semconv import (
     ERROR,
     USER_ERROR,
-    calls_peer,
     classify,
     error_text,
     peer_name,
@@ -56,13 +55,8 @@ def root_causes(a: Assessment, ev: EvidenceLog, done: Fields) -> list[RootCause]
             eid = ev.add("stat", c.component, f"{c.component}: {fact}")
             if eid:
                 evidence.append(eid)
-        for i in c.examples[:2] or _example_spans(a, c)[:2]:
-            s = table.spans[i]
-            text = (
-                f"{s.service} {s.name}: {error_text(s) or 'slow'} "
-                f"({_ms(table.end[i] - table.start[i])} ms)"
-            )
-            eid = ev.add("span", _span_ref(table, i), text)
+        for i, text in examples(a, c):
+            eid = ev.add("span", span_ref(table, i), text)
             if eid:
                 evidence.append(eid)
         kind_word = {"db": "database", "cache": "cache", "external": "external API"}.get(
@@ -86,21 +80,6 @@ def root_causes(a: Assessment, ev: EvidenceLog, done: Fields) -> list[RootCause]
             )
         )
     return out
-
-
-def _example_spans(a: Assessment, c: Candidate) -> list[int]:
-    """A slow span of the component, for latency causes without failing examples."""
-    table = a.inc.table
-    best: list[tuple[int, int]] = []
-    for t in a.inc.traces[:: max(1, len(a.inc.traces) // 300)]:
-        for i in table.members[t]:
-            s = table.spans[i]
-            if s.service == c.component or (
-                calls_peer(s) and not table.has_child[i] and peer_name(s) == c.component
-            ):
-                best.append((table.end[i] - table.start[i], i))
-    best.sort(reverse=True)
-    return [i for _, i in best[:2]]
 
 
 def blast_radius(a: Assessment, ev: EvidenceLog, done: Fields) -> BlastRadius:
@@ -196,17 +175,17 @@ def impact(a: Assessment, ev: EvidenceLog, done: Fields) -> Impact:
             operation=key[1],
             requests=n,
             error_rate=round((agg.errors + agg.user_errors) / max(1, n), 4),
-            p50_ms=_ms(percentile_sorted(d, 0.5)),
-            p95_ms=_ms(percentile_sorted(d, 0.95)),
-            p99_ms=_ms(percentile_sorted(d, 0.99)),
+            p50_ms=ms(percentile_sorted(d, 0.5)),
+            p95_ms=ms(percentile_sorted(d, 0.95)),
+            p99_ms=ms(percentile_sorted(d, 0.99)),
             business_critical=a.config.is_critical(f"{key[0]} {key[1]}"),
         )
         if b:
             ep.baseline_requests = len(bd)
             ep.baseline_error_rate = round((b.errors + b.user_errors) / max(1, len(bd)), 4)
-            ep.baseline_p50_ms = _ms(percentile_sorted(bd, 0.5))
-            ep.baseline_p95_ms = _ms(percentile_sorted(bd, 0.95))
-            ep.baseline_p99_ms = _ms(percentile_sorted(bd, 0.99))
+            ep.baseline_p50_ms = ms(percentile_sorted(bd, 0.5))
+            ep.baseline_p95_ms = ms(percentile_sorted(bd, 0.95))
+            ep.baseline_p99_ms = ms(percentile_sorted(bd, 0.99))
         entries.append(ep)
     slow = a.slow
     failed = 0
@@ -396,9 +375,9 @@ def _path_of(t: SpanTable, k: int, label: PathLabel) -> CriticalPath:
             PathStep(
                 service=s.service,
                 operation=s.name,
-                start_ms=_ms(t.start[i] - t0),
-                duration_ms=_ms(t.end[i] - t.start[i]),
-                self_ms=_ms(selfs.get(i, 0)),
+                start_ms=ms(t.start[i] - t0),
+                duration_ms=ms(t.end[i] - t.start[i]),
+                self_ms=ms(selfs.get(i, 0)),
                 depth=depth_of(i),
                 error=t.flag[i] != 0,
                 kind=SpanKind(s.kind).name.lower() if s.kind in SpanKind._value2member_map_ else "",
@@ -409,7 +388,7 @@ def _path_of(t: SpanTable, k: int, label: PathLabel) -> CriticalPath:
         trace_id=rs.trace_id,
         label=label,
         entrypoint=f"{rs.service} {rs.name}",
-        duration_ms=_ms(t.end[r] - t.start[r]),
+        duration_ms=ms(t.end[r] - t.start[r]),
         steps=steps,
     )
 
@@ -446,15 +425,6 @@ def _continued_requests(t: SpanTable, traces: list[int], detached: list[int]) ->
             best = min(inside, key=lambda i: (t.end[i] - t.start[i], i))
             out[k] = t.tix[best]
     return out
-
-
-def _ms(ns: float) -> float:
-    return round(ns / 1e6, 3)
-
-
-def _span_ref(table: SpanTable, i: int) -> str:
-    s = table.spans[i]
-    return f"{s.trace_id}/{s.span_id}"
 
 
 def linked_root_causes(a: Assessment, ev: EvidenceLog, done: Fields) -> list[RootCause]:
