@@ -445,3 +445,17 @@ def test_a_failure_with_nothing_compared_shows_no_baseline_zero() -> None:
     row = next(line for line in render_markdown(Report(failures=[seen])).splitlines()
                if line.startswith("| pay |"))  # fmt: skip
     assert [c.strip() for c in row.split("|")[1:-1]][5] == "0 of 35"
+
+
+def test_the_paging_action_item_names_what_happened() -> None:
+    """Without alerts, the action item asks for a page on what the top cause is: a slow
+    database is a slowdown, not a failure (whatever background errors the export holds)."""
+    from synth import generate
+
+    from incident.analysis import diagnose
+    from incident.model import Bundle
+
+    sc = generate("slow-db", seed=1, traces=300)
+    report = diagnose(Bundle(spans=list(sc.bundle().spans)), sc.baseline_bundle())
+    assert report.root_causes[0].kind == "latency"
+    assert "alert would page for this slowdown next time" in render_markdown(report)

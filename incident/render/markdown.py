@@ -148,7 +148,10 @@ def _action_items(report: Report) -> str:
     if report.impact.user_facing and any(f.category == "transient" for f in report.failures):
         items.append("Decide where transient failures should be retried or degraded gracefully")
     if not report.alerts:
-        items.append("Make sure an alert would page for this failure next time")
+        top = report.root_causes[0].kind if report.root_causes else None
+        slow = top in ("latency", "saturation", "network")
+        what = "incident" if top is None else "slowdown" if slow else "failure"
+        items.append(f"Make sure an alert would page for this {what} next time")
     elif not any(a.role == "symptom" for a in report.alerts):
         items.append("Add an alert on what users feel (entry-point latency or error rate)")
     if report.impact.business_critical_hit:
