@@ -148,9 +148,9 @@ def _action_items(report: Report) -> str:
     if report.impact.user_facing and any(f.category == "transient" for f in report.failures):
         items.append("Decide where transient failures should be retried or degraded gracefully")
     if not report.alerts:
-        top = report.root_causes[0].kind if report.root_causes else None
-        slow = top in ("latency", "saturation", "network")
-        what = "incident" if top is None else "slowdown" if slow else "failure"
+        kind = report.root_causes[0].kind if report.root_causes else None
+        slow = kind in ("latency", "saturation", "network")
+        what = "incident" if kind is None else "slowdown" if slow else "failure"
         items.append(f"Make sure an alert would page for this {what} next time")
     elif not any(a.role == "symptom" for a in report.alerts):
         items.append("Add an alert on what users feel (entry-point latency or error rate)")
