@@ -544,7 +544,15 @@ def test_progress_is_reported_per_file_and_gc_is_left_enabled(tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("-5", -5), ("007", 7), ("1.5e3", 1500), ("abc", None), ("9" * 30, int("9" * 30))],
+    [
+        ("-5", -5),
+        ("007", 7),
+        ("1.5e3", 1500),
+        ("abc", None),
+        ("9" * 30, int("9" * 30)),
+        ("\u0661\u0662", 12),  # Arabic-Indic digits: int() reads them
+        ("\u00b2", None),  # a superscript passes str.isdigit() but not int(): once a crash
+    ],
 )
 def test_odd_int_value_strings_read_as_before(tmp_path: Path, raw: str, expected: object) -> None:
     """intValue strings outside the plain decimal fast path are still read, value by value,

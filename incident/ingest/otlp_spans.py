@@ -218,18 +218,7 @@ def attributes(kvs: list[KeyValueJ], tally: Tally) -> dict[str, Any]:
         for key, value in out.items():
             if value is not None and len(value) > MAX_ATTR_CHARS:
                 out[key] = tally.cut(value)
-    if None in out.values():
-        for kv in kvs:
-            if out[kv.key] is None:
-                v = kv.value
-                iv = v.int_value
-                if type(iv) is int:
-                    out[kv.key] = iv
-                elif isinstance(iv, str) and iv.isdigit():
-                    out[kv.key] = int(iv)
-                else:
-                    out[kv.key] = _value(v, tally)
-    return out
+    return _fill_others(out, kvs, tally)
 
 
 def short_attributes(kvs: list[FastKeyValueJ], tally: Tally) -> dict[str, Any]:
@@ -242,6 +231,12 @@ def short_attributes(kvs: list[FastKeyValueJ], tally: Tally) -> dict[str, Any]:
         else v.int_value
         for kv in kvs
     }
+    return _fill_others(out, kvs, tally)
+
+
+def _fill_others(out: dict[str, Any], kvs: Sequence[KeyValueJ], tally: Tally) -> dict[str, Any]:
+    """The values a comprehension above left None (integers written as strings, booleans,
+    doubles, arrays, maps), each read by `_value`: one rule for every reader of them."""
     if None in out.values():
         for kv in kvs:
             if out[kv.key] is None:
