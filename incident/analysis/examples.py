@@ -52,7 +52,7 @@ def _door(a: Assessment, c: Candidate) -> list[tuple[int, int]]:
     table = a.inc.table
     parent, service, start, end = table.parent, table.service, table.start, table.end
     best: list[tuple[int, int, int]] = []
-    for t in a.inc.traces[:: max(1, len(a.inc.traces) // 300)]:
+    for t in _sampled(a):
         for j in table.members[t]:
             i = parent[j]
             if i >= 0 and service[j] == c.component and service[i] != c.component:
@@ -65,7 +65,7 @@ def _slowest(a: Assessment, c: Candidate) -> list[int]:
     """A slow span of the component, for latency causes without failing examples."""
     table = a.inc.table
     best: list[tuple[int, int]] = []
-    for t in a.inc.traces[:: max(1, len(a.inc.traces) // 300)]:
+    for t in _sampled(a):
         for i in table.members[t]:
             s = table.spans[i]
             if s.service == c.component or (
@@ -74,3 +74,8 @@ def _slowest(a: Assessment, c: Candidate) -> list[int]:
                 best.append((table.end[i] - table.start[i], i))
     best.sort(reverse=True)
     return [i for _, i in best[:2]]
+
+
+def _sampled(a: Assessment) -> list[int]:
+    """An even sample of about 300 of the incident's traces, where examples are looked for."""
+    return a.inc.traces[:: max(1, len(a.inc.traces) // 300)]
