@@ -180,7 +180,7 @@ def load_settings(
         post_timeout_s=_number(doc, "post_timeout_s", settings.post_timeout_s, where),
         keep_done_s=_number(doc, "keep_done_s", settings.keep_done_s, where),
         workers=int(_number(doc, "workers", settings.workers, where)),
-        slow_ms=_number(doc, "slow_ms", 0.0, where) or None,
+        slow_ms=_number(doc, "slow_ms", 0.0, where) if "slow_ms" in doc else None,
         sources=_sources(doc.get("sources", {}), where, environ),
         destinations=_destinations(
             doc, folder or (Path(str(doc["folder"])) if "folder" in doc else None), where, environ
@@ -188,7 +188,7 @@ def load_settings(
     )
     if settings.max_attempts < 1 or settings.workers < 1:
         raise UsageError(f"{where}: max_attempts and workers must be at least 1")
-    if "slow_ms" in doc and (settings.slow_ms or 0.0) < 1.0:
+    if settings.slow_ms is not None and settings.slow_ms < 1.0:
         raise UsageError(f"{where}: slow_ms must be at least 1 (milliseconds)")
     return settings
 

@@ -114,6 +114,8 @@ class Worker:
         self.queue = queue
         self.metrics = metrics
         self.poster = poster or Poster(settings.post_timeout_s)
+        # What the evidence diagnosis counts as slow: the same for every item.
+        self.config = AnalysisConfig.slow_at(settings.slow_ms)
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -182,8 +184,7 @@ class Worker:
         s = self.settings
         try:
             payload = read_payload(f"webhook#{item.id}", item.body)
-            config = AnalysisConfig.slow_at(s.slow_ms)
-            posts = triage_payload(payload, self._evidence, config=config)
+            posts = triage_payload(payload, self._evidence, config=self.config)
         except InputError as exc:
             self._bury(item, f"unreadable payload: {exc}")
             return
